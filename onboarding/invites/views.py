@@ -1,0 +1,125 @@
+"""``/accept/<member_id>/<token>/``: the invite landing page, branch by branch (spec §1.4–§1.5)."""
+
+from __future__ import annotations
+
+from flask import flash, render_template, request, session, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from onboarding.accounts.service import get_user_by_email
+from onboarding.auth.flow import client_ip, initiate_login
+from onboarding.extensions import db
+from onboarding.invites import bp
+from onboarding.invites import service as invites
+from onboarding.invites import session as invite_session
+from onboarding.invites.service import INVALID_LINK, AcceptStatus, LinkState
+from onboarding.orgs import service as orgs
+from onboarding.orgs.models import Organization, OrganizationMember
+from onboarding.web.htmx import see_other
+
+STATUS_FOR = {
+    AcceptStatus.EMAIL_MISMATCH: 403,
+    AcceptStatus.NEEDS_2FA: 403,
+    AcceptStatus.NEEDS_SSO: 403,
+}
+
+
+def _no_referrer(resp: Response) -> Response:
+    # The token is in this page's URL: never send it onwards in a Referer header.
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp
+
+
+def invalid_page(expired_member: OrganizationMember | None = None, token: str | None = None) -> Response:
+    """One page, one message for every bad link; a genuine expired link also gets a renewal button."""
+    body = render_template(
+        "invites/invalid.html",
+        message=INVALID_LINK,
+        member=expired_member,
+        token=token,
+        renewal_requested=bool(expired_member and expired_member.flags & invites.RENEWAL_REQUESTED),
+    )
+    status = 410 if expired_member is not None else 404
+    return _no_referrer(Response(body, status=status, mimetype="text/html"))
+
+
+def _state(org: Organization, member: OrganizationMember) -> str:
+    if not current_user.is_authenticated:
+        return "anonymous"
+    if orgs.get_membership(org, current_user) is not None:
+        return "already_member"
+    if not invites.email_matches(current_user, member.email):
+        return "email_mismatch"
+    if invites.needs_2fa(org, current_user):
+        return "needs_2fa"
+    if invites.needs_sso(org, current_user):
+        return "needs_sso"
+    return "ready"
+
+
+def _page(member: OrganizationMember, token: str, state: str, status: int = 200) -> Response:
+    org = member.organization
+    provider = orgs.auth_provider_for(org)
+    path = invites.accept_path(member.id, token)
+    body = render_template(
+        "invites/accept.html",
+        org=org,
+        member=member,
+        state=state,
+        path=path,
+        provider=provider,
+        account_exists=get_user_by_email(member.email or "") is not None,
+        requires_2fa=invites.needs_2fa(org, None),
+        inviter=member.inviter,
+    )
+    return _no_referrer(Response(body, status=status, mimetype="text/html"))
+
+
+@bp.route("/accept/<member_id>/<token>/", methods=["GET", "POST"])
+def accept(member_id: str, token: str) -> Response:
+    state, member = invites.check_link(member_id, token)
+    if state is LinkState.EXPIRED:
+        return invalid_page(member, token)
+    if state is not LinkState.VALID or member is None:
+        return invalid_page()
+    path = invites.accept_path(member.id, token)
+    invite_session.remember(member, token, allow_register=not current_user.is_authenticated)
+    if not current_user.is_authenticated:
+        initiate_login(path)
+        if request.method == "POST":
+            return see_other(url_for("auth.login"))
+        return _page(member, token, "anonymous")
+    if request.method == "GET":
+        return _page(member, token, _state(member.organization, member))
+
+    result = invites.accept(member.id, token, current_user, ip=client_ip())
+    org = result.organization or member.organization
+    if result.status is AcceptStatus.ACCEPTED:
+        invite_session.forget()
+        session["activeorg"] = org.slug
+        db.session.commit()
+        flash(f"You have been added to the {org.name} organization.", "success")
+        return see_other(url_for("orgs.home", org_slug=org.slug))
+    if result.status is AcceptStatus.ALREADY_MEMBER:
+        invite_session.forget()
+        db.session.commit()
+        flash(f"You are already a member of the {org.name} organization.", "info")
+        return see_other(url_for("orgs.home", org_slug=org.slug))
+    if result.status is AcceptStatus.INVALID:
+        db.session.rollback()
+        return invalid_page()
+    db.session.rollback()
+    return _page(member, token, result.status.value, STATUS_FOR.get(result.status, 403))
+
+
+@bp.route("/accept/<member_id>/<token>/renew/", methods=["POST"])
+def renew(member_id: str, token: str) -> Response:
+    """Ask the organization for a fresh invite, from a genuine link whose invite expired."""
+    state, member = invites.check_link(member_id, token)
+    if state is not LinkState.EXPIRED or member is None:
+        if state is LinkState.VALID:
+            return see_other(invites.accept_path(int(member_id), token))
+        return invalid_page()
+    invites.request_renewal(member, ip=client_ip())
+    db.session.commit()
+    return invalid_page(member, token)

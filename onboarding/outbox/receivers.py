@@ -1,0 +1,66 @@
+"""Receivers of outbox messages. Each is idempotent by (message id, receiver name) — see service.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from onboarding import mail
+from onboarding.accounts.models import User
+from onboarding.extensions import db
+from onboarding.orgs import onboarding_tasks
+from onboarding.orgs.models import Organization, OrganizationMember
+from onboarding.outbox.service import receiver
+
+MEMBER_JOINED = "member_joined"
+
+
+@receiver("email", "smtp")
+def send_email(payload: dict[str, Any], message_id: int) -> None:
+    del message_id
+    message = mail.unseal(payload)
+    mail.deliver(mail.build_message(message["to"], message["subject"], message["text"], message.get("html")))
+
+
+@receiver(MEMBER_JOINED, "onboarding_task")
+def complete_invite_task(payload: dict[str, Any], message_id: int) -> None:
+    """Complete the organization's "invite a member" task (Sentry's record_member_joined)."""
+    del message_id
+    onboarding_tasks.complete(
+        payload["organization_id"],
+        "invite_member",
+        {"invited_member_id": payload["organization_member_id"]},
+    )
+
+
+@receiver(MEMBER_JOINED, "notify_inviter")
+def notify_inviter(payload: dict[str, Any], message_id: int) -> None:
+    """Tell whoever sent the invite that it was accepted (as an email message of its own)."""
+    del message_id
+    inviter_id = payload.get("inviter_id")
+    if not inviter_id:
+        return
+    inviter = db.session.get(User, inviter_id)
+    org = db.session.get(Organization, payload["organization_id"])
+    joined = db.session.get(User, payload["user_id"])
+    if inviter is None or org is None or joined is None or not inviter.is_active:
+        return
+    still_member = db.session.scalar(
+        select(OrganizationMember.id).where(
+            OrganizationMember.organization_id == org.id, OrganizationMember.user_id == inviter.id
+        )
+    )
+    if still_member is None:
+        return
+    subject, text, html = mail.render_email("member_joined", org=org, joined=joined, inviter=inviter)
+    mail.schedule_email(inviter.email, subject, text, html)
+
+
+@receiver("buffer_incr", "apply")
+def apply_buffered(payload: dict[str, Any], message_id: int) -> None:
+    """Counters that could not reach Redis are applied from here instead."""
+    del message_id
+    from onboarding import buffer
+
+    buffer.apply(payload["table"], payload["columns"], payload["filters"], payload.get("extra"))

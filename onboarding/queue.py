@@ -1,0 +1,125 @@
+"""RQ queues by concern, enqueueing, and the worker that runs each job inside the app context."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, current_app
+from rq import Queue, SimpleWorker
+from rq.job import Job, Retry
+
+from onboarding import metrics
+from onboarding.redisconn import get_redis
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("default", "email", "outbox", "files", "events")
+
+
+def get_queue(name: str = "default") -> Queue:
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(name, connection=get_redis())
+
+
+def enqueue(
+    func: Callable[..., Any] | str,
+    *args: Any,
+    queue: str = "default",
+    retry: Retry | None = None,
+    job_id: str | None = None,
+    **kwargs: Any,
+) -> Job | None:
+    """Queue ``func(*args, **kwargs)``; with ``JOBS_SYNC`` (tests) run it now instead.
+
+    Job functions take ids, not objects: RQ stores their dotted path and arguments.
+    """
+    if current_app.config.get("JOBS_SYNC"):
+        # Like a worker: its own app context, so its own database session.
+        from onboarding.database import write_intent
+        from onboarding.extensions import db
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        with app.app_context(), write_intent(True):
+            try:
+                _resolve(func)(*args, **kwargs)
+            finally:
+                db.session.remove()
+        return None
+    start = time.perf_counter()
+    job = get_queue(queue).enqueue(func, *args, retry=retry, job_id=job_id, **kwargs)  # type: ignore[type-var]
+    metrics.job_enqueued(queue, time.perf_counter() - start)
+    return job
+
+
+def enqueue_at_slot(func: str, *, every: int, prefix: str, queue: str = "default") -> Job | None:
+    """Run ``func`` at the next multiple of ``every`` seconds, once however often this is asked for
+    within the slot (the job id names the slot). With ``JOBS_SYNC`` (tests) nothing is scheduled: a
+    deferred job has no "later" there, and the caller may still hold a transaction; tests run it."""
+    if current_app.config.get("JOBS_SYNC"):
+        return None
+    slot = int(time.time() // every) + 1
+    when = datetime.fromtimestamp(slot * every, UTC)
+    return get_queue(queue).enqueue_at(when, func, job_id=f"{prefix}-{slot}")
+
+
+def _resolve(func: Callable[..., Any] | str) -> Callable[..., Any]:
+    if callable(func):
+        return func
+    import importlib
+
+    module, _, name = func.rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+class AppWorker(SimpleWorker):
+    """Runs each job in the worker process, inside a fresh application context.
+
+    SimpleWorker (no fork per job) keeps the app, its database pool and its Redis client alive
+    between jobs; a fresh app context per job gives each job its own database session.
+    """
+
+    flask_app: Flask | None = None
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        assert self.flask_app is not None
+        from onboarding.extensions import db
+        from onboarding.logs import job_id_var
+
+        start = time.perf_counter()
+        ok = False
+        token = job_id_var.set(job.id)
+        with self.flask_app.app_context():
+            try:
+                ok = super().perform_job(job, queue)
+                return ok
+            finally:
+                db.session.remove()
+                metrics.job_finished(queue.name, time.perf_counter() - start, ok)
+                job_id_var.reset(token)
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> Any:
+        # The failed job keeps nothing; rolling back also frees SQLite's write lock for the error capture
+        # that sentry-sdk's RQ integration makes in the call below.
+        from onboarding.extensions import db
+
+        db.session.rollback()
+        return super().handle_exception(job, *exc_info)
+
+
+def run_worker(app: Flask, queues: Sequence[str], *, burst: bool = False) -> bool:
+    with app.app_context():
+        connection = get_redis()
+        from onboarding.tasks import schedule_periodic
+
+        try:
+            schedule_periodic()  # the outbox sweep and counter flush; chains from several workers merge
+        except Exception:  # noqa: BLE001 - Redis not up yet: the worker below retries and the next start schedules
+            log.warning("could not schedule the periodic sweep", exc_info=True)
+    worker = AppWorker([Queue(name, connection=connection) for name in queues], connection=connection)
+    worker.flask_app = app
+    return bool(worker.work(burst=burst, with_scheduler=True, logging_level="INFO"))

@@ -1,0 +1,112 @@
+"""Job functions. RQ stores their dotted paths, so names here are a wire format: rename with care.
+
+Each takes plain values or ids and calls services; each runs inside an application context.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+log = logging.getLogger(__name__)
+
+PERIOD = 30  # seconds
+
+
+def deliver_outbox(message_id: int) -> bool:
+    from onboarding.outbox.service import deliver
+
+    return deliver(message_id)
+
+
+def flush_buffer() -> int:
+    from onboarding import buffer
+
+    return buffer.flush()
+
+
+def periodic() -> None:
+    """The sweep: deliver due outbox messages, flush counters, then schedule the next run."""
+    from onboarding import buffer
+    from onboarding.outbox.service import drain_due, prune_receipts
+
+    try:
+        drain_due()
+        buffer.flush()
+        prune_receipts()
+    finally:
+        schedule_periodic()
+
+
+def schedule_periodic() -> None:
+    """Schedule the next sweep. The job id names the time slot, so every worker that schedules the same
+    slot (at start-up, or two chains that met) schedules the same job: chains merge instead of multiplying."""
+    from onboarding.queue import get_queue
+
+    slot = int(time.time() // PERIOD) + 1
+    get_queue("outbox").enqueue_at(
+        datetime.fromtimestamp(slot * PERIOD, UTC),
+        "onboarding.tasks.periodic",
+        job_id=f"onboarding-periodic-{slot}",
+    )
+
+
+def send_password_reset(email: str) -> None:
+    """A forgotten-password request: email a reset link if an active account uses ``email``."""
+    from onboarding.extensions import db
+    from onboarding.selfservice.service import send_password_reset as send
+
+    send(email)
+    db.session.commit()
+
+
+def post_process_error(event_row_id: int) -> None:
+    """After a captured error is saved: email the superusers once about a new issue."""
+    from sqlalchemy import select
+
+    from onboarding import mail
+    from onboarding.accounts.models import User
+    from onboarding.extensions import db
+    from onboarding.ops import events
+    from onboarding.ops.models import ErrorEvent
+
+    event = db.session.get(ErrorEvent, event_row_id)
+    if event is None or not events.mark_notified(event.issue_id):
+        db.session.rollback()
+        return
+    admins = db.session.scalars(
+        select(User).where(User.is_superuser.is_(True), User.is_active_flag.is_(True))
+    ).all()
+    for admin in admins:
+        mail.queue_email(admin.email, "error_new_issue", issue=event.issue, event=event)
+    db.session.commit()
+
+
+def delete_unreferenced_blobs(blob_ids: list[int]) -> None:
+    """After a file was deleted: remove those of its blobs that no other file uses."""
+    from onboarding.extensions import db
+    from onboarding.files import service as files
+
+    files.delete_unreferenced_blobs(blob_ids)
+    db.session.commit()
+
+
+def collect_file_garbage(grace_seconds: int | None = None) -> None:
+    """Periodic: unreferenced blobs and orphaned stored copies older than the grace period."""
+    from onboarding.avatars import service as avatars
+    from onboarding.extensions import db
+    from onboarding.files import service as files
+
+    files.collect_garbage(grace_seconds)
+    avatars.requeue_stale_uploads()
+    db.session.commit()
+
+
+def save_avatar_upload(upload_id: int) -> None:
+    """Save an accepted avatar upload as a chunked file and point the avatar at it (idempotent)."""
+    from onboarding.avatars import service as avatars
+    from onboarding.extensions import db
+
+    avatars.save_upload(upload_id)
+    db.session.commit()

@@ -1,0 +1,81 @@
+"""Where two-factor meets the rest of the app: sign-in, enrollment follow-up, and organization pages.
+
+The entry points other features call or extend:
+
+- :func:`start_second_step` — called by the password sign-in when the user has two-factor enabled.
+- :func:`after_2fa_enrolled` — runs right after a user confirms enrollment; returns where to go next.
+  The invitations feature extends it to accept the invite kept in the session (spec §1.6).
+- :func:`org_gate` — called by ``orgs.access.org_required``; sends members of an organization that
+  requires two-factor (or SSO) where they must go first.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import flash, request, session, url_for
+from werkzeug.wrappers import Response
+
+from onboarding.accounts.models import User
+from onboarding.extensions import db
+from onboarding.orgs.models import Organization, OrganizationMember, OrgFlags
+from onboarding.twofactor import service as tf
+from onboarding.web.htmx import see_other
+from onboarding.web.redirects import safe_path
+
+log = logging.getLogger(__name__)
+
+ENROLL_REQUIRED = "The {name} organization requires two-factor authentication. Set it up to continue."
+
+
+def start_second_step(user: User, org: Organization | None) -> Response:
+    """Password accepted for a user with two-factor: do not sign in yet; ask for a code."""
+    tf.begin_pending(user, org.id if org is not None else None)
+    db.session.commit()  # a rehashed password, if any
+    return see_other(url_for("twofactor.challenge"))
+
+
+def after_2fa_enrolled(user: User) -> str | None:
+    """Follow-up of a confirmed enrollment; returns the page to continue to, if any.
+
+    Today: the page that sent the user to enroll (an organization that requires two-factor).
+    The invitations feature extends this to accept the pending invite held in the session
+    (``invite_member_id``/``invite_token``) now that the ``needs2fa`` step is done, and to return
+    that organization's home page.
+    """
+    from onboarding.auth.flow import client_ip
+    from onboarding.invites import service as invites
+    from onboarding.invites import session as invite_session
+
+    pending = invite_session.pending()
+    if pending is not None:
+        # The invite held in the session waited for this step (spec §1.6): accept it now.
+        result = invites.accept(*pending, user, ip=client_ip())
+        if result.status in (invites.AcceptStatus.ACCEPTED, invites.AcceptStatus.ALREADY_MEMBER):
+            invite_session.forget()
+            org = result.organization
+            assert org is not None
+            session["activeorg"] = org.slug
+            session.pop(tf.AFTER_KEY, None)
+            if result.ok:
+                flash(f"You have been added to the {org.name} organization.", "success")
+            return url_for("orgs.home", org_slug=org.slug)
+        if result.status is invites.AcceptStatus.INVALID:
+            # Revoked, used, expired or resent since it was kept (spec §1.6): nothing changes.
+            log.warning("Invalid pending invite in the session (member %s); not accepted", pending[0])
+    return safe_path(session.pop(tf.AFTER_KEY, None))
+
+
+def org_gate(org: Organization, member: OrganizationMember | None, user: User) -> Response | None:
+    """A redirect for a member who must enrol in two-factor or link SSO before this page, else None."""
+    if member is None:  # superusers who are not members are not subject to the org's policy
+        return None
+    if org.has_flag(OrgFlags.REQUIRE_2FA) and not user.has_2fa():
+        session[tf.AFTER_KEY] = safe_path(request.full_path.rstrip("?")) or url_for(
+            "orgs.home", org_slug=org.slug
+        )
+        flash(ENROLL_REQUIRED.format(name=org.name), "warning")
+        return see_other(url_for("twofactor.security"))
+    from onboarding.sso.flow import sso_gate
+
+    return sso_gate(org, member, user)

@@ -1,0 +1,52 @@
+"""Headers on every response, secure cookies, and the reverse-proxy fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
+
+from onboarding.web.logmask import has_token
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https://www.gravatar.com; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Marks the cookie ``Secure`` whenever the request came over HTTPS (also behind a trusted proxy)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:  # type: ignore[override]
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (request.is_secure if request else False)
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        if g.get("stateless_response"):  # public, cacheable responses (avatar pictures) carry no cookie
+            return None
+        return super().save_session(app, session, response)
+
+
+def add_headers(resp: Response) -> Response:
+    headers = resp.headers
+    if request and has_token(request.path):
+        # Every answer to a token URL, error pages and redirects included: the URL never leaves in a Referer.
+        headers["Referrer-Policy"] = "no-referrer"
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if resp.mimetype == "text/html" and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+    app.after_request(add_headers)

