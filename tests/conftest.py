@@ -26,6 +26,7 @@ for _name in list(os.environ):
         "ONBOARDING_INSTANCE_PATH",
         "ONBOARDING_TEST_DATABASE_URL",
         "ONBOARDING_TEST_REDIS_URL",
+        "ONBOARDING_REQUIRE_BROWSER",
     ):
         del os.environ[_name]
 
@@ -34,6 +35,10 @@ from onboarding.extensions import db  # noqa: E402
 
 CHEAP_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1}
 
+
+# lock_timeout: the longest a statement may wait for a lock (the race tests wait well under a second).
+# idle_in_transaction_session_timeout: a connection left in a transaction by a stuck thread is ended.
+PG_TEST_TIMEOUTS = "-c lock_timeout=30s -c idle_in_transaction_session_timeout=120s"
 
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … under pytest -n N
 _WORKER_INDEX = int(_XDIST_WORKER[2:]) if _XDIST_WORKER.startswith("gw") else 0
@@ -96,9 +101,19 @@ def base_config(database_url: str, redis_url: str, **overrides: Any) -> dict[str
         "BASE_URL": "http://onboarding.test",
         "JOBS_SYNC": True,
         "OUTBOX_LEASE_SECONDS": 1,
+        "LOGIN_PAGE_VIEWS_PER_SECOND": 1000,  # one client IP runs every test; its own test sets 20
         "MAIL_URL": f"file://{tempfile.mkdtemp(prefix='mail-', dir=_RUN_DIR)}",
         **CHEAP_HASHING,
     }
+    if database_url.startswith("postgresql"):
+        from onboarding.database import engine_options
+
+        # A test that leaves a transaction open, or a thread stuck behind a lock, must fail within
+        # seconds with PostgreSQL's own message instead of making every later test wait on its locks.
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **engine_options(database_url),
+            "connect_args": {"options": PG_TEST_TIMEOUTS},
+        }
     cfg.update(overrides)
     return cfg
 

@@ -307,7 +307,7 @@ def test_simultaneous_uses_of_one_link_give_one_reset(app, mailbox):
     client = app.test_client()
     link = _reset_link(client, mailbox)
     results: list[int] = []
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(8, timeout=30)
 
     def use(i: int) -> None:
         c = app.test_client()
@@ -318,7 +318,7 @@ def test_simultaneous_uses_of_one_link_give_one_reset(app, mailbox):
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(60)
     assert sorted(results).count(303) == 1, results
     assert set(results) <= {303, 404}
     assert db.session.query(AuditLogEntry).filter_by(event="user.password-reset").count() == 1

@@ -262,7 +262,7 @@ def test_lost_race_removes_its_copy_and_uses_the_winner(backend, app, monkeypatc
 
 
 def _parallel_saves(app, data: bytes, n: int) -> list[int]:
-    barrier = threading.Barrier(n)
+    barrier = threading.Barrier(n, timeout=60)
     ids: list[int] = []
     errors: list[BaseException] = []
 

@@ -22,7 +22,7 @@ def test_fifty_simultaneous_accepts_give_one_membership(app):
     member, raw = make_invite(org, "racer@example.com")
     user = make_user("racer@example.com")
     member_id, user_id = member.id, user.id
-    barrier = threading.Barrier(N)
+    barrier = threading.Barrier(N, timeout=60)
     results: list[str] = []
     errors: list[BaseException] = []
     lock = threading.Lock()

@@ -22,7 +22,7 @@ def test_two_owners_at_once_leave_one_owner(app, action):
     owners = [make_member(org, make_user(f"o{i}@example.com"), role="owner") for i in range(2)]
     ids = [(m.id, m.user_id) for m in owners]
     org_id = org.id
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)
     outcomes: list[str] = []
     errors: list[BaseException] = []
     lock = threading.Lock()

@@ -150,7 +150,7 @@ def test_simultaneous_submissions_create_one_superuser(app: Any) -> None:
 
     token = _token()
     statuses: list[int] = []
-    barrier = threading.Barrier(6)
+    barrier = threading.Barrier(6, timeout=30)
 
     def submit(i: int) -> None:
         client = app.test_client()

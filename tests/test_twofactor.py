@@ -280,7 +280,7 @@ def test_simultaneous_use_of_one_code_accepts_it_once(app):
     user_id = user.id
     later = code(steps=1)
     results: list[bool] = []
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(4, timeout=30)
 
     def attempt() -> None:
         with app.app_context(), write_intent(True):
