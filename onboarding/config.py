@@ -39,14 +39,16 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     "SENTRY_DSN": None,
     "ENVIRONMENT": "production",  # recorded with each captured error
-    "ERROR_CAPTURE": True,
-    "METRICS_TOKEN": None,
+    "ERROR_CAPTURE": True,  # store captured errors (sentry-sdk with the local transport)
+    "METRICS_TOKEN": None,  # bearer token that may read /metrics from anywhere (else loopback only)
     "LOG_FORMAT": "text",  # or "json": one JSON object per line (onboarding.logs)
-    "ACCESS_LOG": False,  # one log line per request from the app (serve turns it on for JSON logs)  # bearer token that may read /metrics from anywhere (else loopback only)  # store captured errors (sentry-sdk with the local transport)
+    "ACCESS_LOG": False,  # one log line per request from the app (serve turns it on for JSON logs)
     # Sign-in throttles: failed attempts per window (contract: 5/min per email, 50/min per IP).
     "LOGIN_FAILURES_PER_EMAIL": 5,
     "LOGIN_FAILURES_PER_IP": 50,
     "LOGIN_FAILURE_WINDOW": 60,
+    # Views of the sign-in page per client IP and second (Sentry: RateLimit(limit=20, window=1)).
+    "LOGIN_PAGE_VIEWS_PER_SECOND": 20,
     "REGISTRATIONS_PER_IP": 20,
     # Two-factor codes: failed attempts per user per window during sign-in.
     "TWOFACTOR_FAILURES_PER_USER": 5,
@@ -105,6 +107,7 @@ _INT_KEYS = {
     "LOGIN_FAILURES_PER_EMAIL": 1,
     "LOGIN_FAILURES_PER_IP": 1,
     "LOGIN_FAILURE_WINDOW": 1,
+    "LOGIN_PAGE_VIEWS_PER_SECOND": 1,
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_COST": 8,
     "ARGON2_PARALLELISM": 1,

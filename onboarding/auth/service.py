@@ -41,6 +41,14 @@ def record_login_failure(email: str, ip: str | None) -> None:
         ratelimit.hit(by_ip, ip)
 
 
+def login_page_retry_after(ip: str | None) -> int:
+    """Count one view of the sign-in page for ``ip``; seconds to wait when it is over the per-second limit."""
+    if not ip:
+        return 0
+    limit = ratelimit.Limit("login-page:ip", current_app.config["LOGIN_PAGE_VIEWS_PER_SECOND"], 1)
+    return 1 if ratelimit.hit(limit, ip) > limit.limit else 0
+
+
 def registration_retry_after(ip: str | None) -> int:
     cfg = current_app.config
     limit = ratelimit.Limit("register:ip", cfg["REGISTRATIONS_PER_IP"], cfg["REGISTRATION_WINDOW"])

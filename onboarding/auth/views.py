@@ -81,6 +81,8 @@ def login(org_slug: str | None = None) -> Response:
     if request.method == "POST":
         return _post(org)
 
+    if auth.login_page_retry_after(client_ip()):
+        abort(429, retry_after=1)  # Sentry: 20 views a second per IP; the error page says "try later"
     next_uri = request.args.get("next") or session.pop("_next", None)
     if current_user.is_authenticated:
         target = safe_path(next_uri) or landing_url(current_user)
