@@ -12,7 +12,7 @@ from onboarding.accounts.models import User
 from onboarding.audit.models import AuditLogEntry
 from onboarding.extensions import db
 from onboarding.orgs import service as orgs
-from onboarding.orgs.models import AuthIdentity, AuthProvider, OrgFlags
+from onboarding.orgs.models import AuthIdentity, AuthProvider, OrganizationMember, OrgFlags
 from onboarding.sso import oidc
 from onboarding.sso import service as sso
 from onboarding.sso.views import FLOW_INVALID
@@ -411,6 +411,39 @@ def test_required_sso_asks_members_to_link_and_keeps_freshness(client, acme, oid
     with client.session_transaction() as sess:
         sess[f"sso_s:{org.id}"] = {"ts": int(time.time()) - 6 * 24 * 3600}
     assert client.get("/organizations/acme/").status_code == 200
+
+
+def test_required_sso_gates_the_organization_api_for_browser_sessions(client, acme, oidc_provider):
+    """The JSON API follows the pages: 401 until the member signs in through the provider; a personal
+    API token is not a browser session and is not asked to (as in Sentry)."""
+    from onboarding.tokens.service import create_token
+
+    org, owner = acme
+    configure(org, owner, oidc_provider)
+    ivy = make_user("ivy@acme.example")
+    make_member(org, ivy, role="manager")
+    _token, raw = create_token(ivy, "script", ["org:read", "member:read"])
+    db.session.commit()
+    login(client, "ivy@acme.example")
+    for url in ("/api/0/organizations/acme/", "/api/0/organizations/acme/members/"):
+        resp = client.get(url)
+        assert resp.status_code == 401, url
+        detail = resp.get_json()["detail"]
+        assert "requires single sign-on" in detail and "/auth/sso/acme/" in detail
+    invite = client.post("/api/0/organizations/acme/members/", json={"email": "new@acme.example"})
+    assert invite.status_code == 401
+    assert (
+        db.session.scalar(select(OrganizationMember).where(OrganizationMember.email == "new@acme.example"))
+        is None
+    )
+    bearer = {"Authorization": f"Bearer {raw}"}
+    assert client.get("/api/0/organizations/acme/members/", headers=bearer).status_code == 200
+    sso_login(client, "acme", "ivy-sub|ivy@acme.example")
+    assert client.get("/api/0/organizations/acme/members/").status_code == 200
+    with client.session_transaction() as sess:
+        sess[f"sso_s:{org.id}"] = {"ts": int(time.time()) - 7 * 24 * 3600 - 1}
+    stale = client.get("/api/0/organizations/acme/")
+    assert stale.status_code == 401 and "Sign in with Acme ID" in stale.get_json()["detail"]
 
 
 def test_optional_sso_does_not_gate(client, acme, oidc_provider):

@@ -84,6 +84,11 @@ def _unauthorized(message: str) -> tuple[Response, int]:
 
 @bp.before_request
 def authenticate() -> tuple[Response, int] | None:
+    # ``g`` outlives a request when an app context was already pushed (tests, jobs): never let a token
+    # from an earlier request authenticate this one.
+    g.pop("api_token", None)
+    if g.pop("api_token_user", None) is not None:
+        g.pop("_login_user", None)
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, raw = header.strip().partition(" ")

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import g, jsonify, request
+from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 
 from onboarding.api import bp, error, iso, serialize_user
@@ -18,14 +18,33 @@ from onboarding.invites import service as invites
 from onboarding.members import service as rules
 from onboarding.orgs import roles
 from onboarding.orgs import service as orgs
-from onboarding.orgs.models import InviteStatus, OrganizationMember, OrgFlags, Team
+from onboarding.orgs.models import InviteStatus, Organization, OrganizationMember, OrgFlags, Team
 
 TWO_FACTOR_REQUIRED = "Organization requires two-factor authentication to be enabled"
 
 
+def org_access_error(org: Organization, member: OrganizationMember | None, user: Any) -> Any:
+    """401 for a member who may not use ``org`` yet, as the pages' ``twofactor.flow.org_gate`` decides:
+    two-factor missing where it is required (spec §3), or a required SSO sign-in not done in this browser
+    session. Superusers who are not members are exempt, as on the pages; API tokens skip the SSO rule
+    (as in Sentry: a token is not a browser session)."""
+    if member is None:
+        return None
+    if org.has_flag(OrgFlags.REQUIRE_2FA) and not user.has_2fa():
+        return error(401, TWO_FACTOR_REQUIRED)
+    if g.get("api_token") is None:
+        from onboarding.sso.flow import sso_requirement
+
+        reason = sso_requirement(org, user)
+        if reason is not None:
+            login = url_for("sso.start_page", org_slug=org.slug)
+            return error(401, f"{reason} Sign in at {login}")
+    return None
+
+
 def org_api(permission: str = "org:read") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Load ``g.org`` and the caller's role; 404 for non-members (slugs are not probed), 401 for members
-    without two-factor in an organization that requires it (spec §3), 403 for low roles."""
+    who must first enable two-factor or sign in through SSO (:func:`org_access_error`), 403 for low roles."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -39,9 +58,9 @@ def org_api(permission: str = "org:read") -> Callable[[Callable[..., Any]], Call
             role = roles.TOP_ROLE if user.is_superuser else (member.role if member else None)
             if role is None:
                 return error(404, "The requested resource does not exist")
-            if member is not None and org.has_flag(OrgFlags.REQUIRE_2FA) and not user.has_2fa():
-                # Like the pages (twofactor.flow.org_gate): superusers who are not members are exempt.
-                return error(401, TWO_FACTOR_REQUIRED)
+            denied = org_access_error(org, member, user)
+            if denied is not None:
+                return denied
             if not roles.has_permission(role, permission):
                 return error(403, "You do not have permission to perform this action.")
             g.org, g.api_role, g.api_actor = org, role, user

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from onboarding.api import bp, error, iso
 from onboarding.api.auth import api_login_required, api_user
+from onboarding.api.members import org_access_error
 from onboarding.audit import service as audit
 from onboarding.auth.flow import client_ip
 from onboarding.avatars import service as avatars
@@ -29,6 +30,9 @@ def load_org(slug: str, permission: str) -> tuple[Organization | None, Any, tupl
     member = orgs.get_membership(org, user) if org is not None else None
     if org is None or (member is None and not user.is_superuser):
         return None, None, error(404, "The requested resource does not exist")
+    denied = org_access_error(org, member, user)
+    if denied is not None:
+        return None, None, denied
     if member is not None and not user.is_superuser and not roles.has_permission(member.role, permission):
         return None, None, error(403, "You do not have permission to perform this action.")
     return org, member, None

@@ -5,7 +5,8 @@ Entry points for other features:
 - :func:`accept_invite_after_sso` — runs once an identity is linked to a user for an organization;
   the invitations feature extends it to accept the invite held in the session or matching the
   verified email (spec §1.6). It returns whether the user is now a member.
-- :func:`sso_gate` — called through ``twofactor.flow.org_gate`` from ``orgs.access.org_required``.
+- :func:`sso_gate` — called through ``twofactor.flow.org_gate`` from ``orgs.access.org_required``;
+  :func:`sso_requirement` — the same rule for the JSON API (``api.members.org_access_error``).
 """
 
 from __future__ import annotations
@@ -82,20 +83,29 @@ def invite_held_for(org: Organization) -> str | None:
     return str(email) if email else None
 
 
-def sso_gate(org: Organization, member: OrganizationMember | None, user: User) -> Response | None:
-    """In an organization whose SSO is required, members need a linked identity and a fresh SSO
-    session; send them to the organization's sign-in page otherwise."""
-    if member is None or request.endpoint in EXEMPT_ENDPOINTS:
-        return None
+def sso_requirement(org: Organization, user: User) -> str | None:
+    """Why ``user``, a member of ``org``, must first sign in through its provider, or None.
+
+    In an organization whose SSO is required, members need a linked identity and a fresh SSO session.
+    """
     provider = orgs.auth_provider_for(org)
     if provider is None or not provider.requires_sso:
         return None
     name = sso.display_name(provider)
     if sso.identity_of(provider, user) is None:
-        flash(f"{org.name} requires single sign-on. Link your {name} account to continue.", "warning")
-    elif not is_sso_fresh(org.id):
-        flash(f"Sign in with {name} to continue to {org.name}.", "warning")
-    else:
+        return f"{org.name} requires single sign-on. Link your {name} account to continue."
+    if not is_sso_fresh(org.id):
+        return f"Sign in with {name} to continue to {org.name}."
+    return None
+
+
+def sso_gate(org: Organization, member: OrganizationMember | None, user: User) -> Response | None:
+    """Pages: send a member who must sign in through the organization's provider to its sign-in page."""
+    if member is None or request.endpoint in EXEMPT_ENDPOINTS:
         return None
+    reason = sso_requirement(org, user)
+    if reason is None:
+        return None
+    flash(reason, "warning")
     back = safe_path(request.full_path.rstrip("?"))
     return see_other(url_for("sso.start_page", org_slug=org.slug, next=back))
