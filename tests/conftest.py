@@ -7,6 +7,7 @@ the same suite at a real PostgreSQL and Redis (CI does both).
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import re
 import subprocess
@@ -19,6 +20,9 @@ import pytest
 from redis import Redis
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="onboarding-tests-"))
+# Where a test about to hit its time limit leaves every thread's stack (see _stacks_before_timeout);
+# made by the controlling process, inherited by the xdist workers it starts.
+os.environ.setdefault("ONBOARDING_TEST_HANG_DIR", tempfile.mkdtemp(prefix="onboarding-hangs-"))
 # The instance folder must be set before the app module is imported anywhere.
 os.environ["ONBOARDING_INSTANCE_PATH"] = str(_RUN_DIR / "instance")
 for _name in list(os.environ):
@@ -27,6 +31,7 @@ for _name in list(os.environ):
         "ONBOARDING_TEST_DATABASE_URL",
         "ONBOARDING_TEST_REDIS_URL",
         "ONBOARDING_REQUIRE_BROWSER",
+        "ONBOARDING_TEST_HANG_DIR",
     ):
         del os.environ[_name]
 
@@ -134,6 +139,40 @@ def _empty_tables() -> None:
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(table.delete())
     db.session.commit()
+
+
+_HANG_FILE = (Path(os.environ["ONBOARDING_TEST_HANG_DIR"]) / f"{_XDIST_WORKER or 'main'}.txt").open("w")
+
+
+@pytest.fixture(autouse=True)
+def _stacks_before_timeout(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Ten seconds before pytest-timeout ends a stuck test, write the stacks of all threads to this
+    process's file; pytest_terminal_summary prints them. (A worker ended by pytest-timeout cannot
+    report its stacks through xdist.)"""
+    marker = request.node.get_closest_marker("timeout")
+    limit = float(marker.args[0]) if marker and marker.args else float(request.config.getini("timeout") or 0)
+    if limit <= 0:
+        yield
+        return
+    _HANG_FILE.seek(0)
+    _HANG_FILE.truncate()
+    _HANG_FILE.write(f"{request.node.nodeid} did not finish within {limit - 10:.0f} s:\n")
+    _HANG_FILE.flush()
+    faulthandler.dump_traceback_later(max(limit - 10, limit / 2), file=_HANG_FILE)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        _HANG_FILE.seek(0)
+        _HANG_FILE.truncate()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for path in sorted(Path(os.environ["ONBOARDING_TEST_HANG_DIR"]).glob("*.txt")):
+        text = path.read_text(errors="replace").strip()
+        if "\n" in text:  # a header alone is a test that was still running when the process ended
+            terminalreporter.section(f"stacks of a stuck test ({path.stem})")
+            terminalreporter.line(text)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
