@@ -261,6 +261,15 @@ def createuser(
         )
 
 
+@cli.command("maintenance")
+@with_appcontext
+def maintenance_now() -> None:
+    """Run the hourly clean-up now: unused files, stalled avatar uploads, long-expired invites."""
+    from onboarding import maintenance
+
+    click.echo(maintenance.run().describe())
+
+
 @cli.group("outbox")
 def outbox() -> None:
     """The outbox of signals and emails."""

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "ORGANIZATION_NAME": "Default",
     "ALLOW_REGISTRATION": False,
     "INVITE_EXPIRY_SECONDS": 7 * 24 * 3600,
+    # An expired invite stays listed (a resend revives it) this long, then the hourly clean-up removes it.
+    "INVITE_EXPIRED_RETENTION_SECONDS": 30 * 24 * 3600,
     "TRUSTED_PROXIES": 0,
     "SENTRY_DSN": None,
     "ENVIRONMENT": "production",  # recorded with each captured error
@@ -103,6 +105,7 @@ _BOOL_KEYS = (
 )
 _INT_KEYS = {
     "INVITE_EXPIRY_SECONDS": 60,
+    "INVITE_EXPIRED_RETENTION_SECONDS": 0,
     "TRUSTED_PROXIES": 0,
     "LOGIN_FAILURES_PER_EMAIL": 1,
     "LOGIN_FAILURES_PER_IP": 1,

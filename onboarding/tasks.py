@@ -37,6 +37,7 @@ def periodic() -> None:
         prune_receipts()
     finally:
         schedule_periodic()
+        schedule_maintenance()
 
 
 def schedule_periodic() -> None:
@@ -50,6 +51,26 @@ def schedule_periodic() -> None:
         "onboarding.tasks.periodic",
         job_id=f"onboarding-periodic-{slot}",
     )
+
+
+def schedule_maintenance() -> None:
+    """Ask for the clean-up at the next full hour; asked every sweep, scheduled once per hour."""
+    from onboarding import maintenance
+    from onboarding.queue import enqueue_at_slot
+
+    enqueue_at_slot(
+        "onboarding.tasks.maintenance",
+        every=maintenance.PERIOD,
+        prefix="onboarding-maintenance",
+        queue="files",
+    )
+
+
+def maintenance() -> None:
+    """The hourly clean-up (:mod:`onboarding.maintenance`)."""
+    from onboarding import maintenance as clean_up
+
+    clean_up.run()
 
 
 def send_password_reset(email: str) -> None:
@@ -93,14 +114,10 @@ def delete_unreferenced_blobs(blob_ids: list[int]) -> None:
 
 
 def collect_file_garbage(grace_seconds: int | None = None) -> None:
-    """Periodic: unreferenced blobs and orphaned stored copies older than the grace period."""
-    from onboarding.avatars import service as avatars
-    from onboarding.extensions import db
-    from onboarding.files import service as files
+    """The file part of the clean-up (kept for jobs queued by earlier versions)."""
+    from onboarding import maintenance as clean_up
 
-    files.collect_garbage(grace_seconds)
-    avatars.requeue_stale_uploads()
-    db.session.commit()
+    clean_up.collect_files(clean_up.Report(), grace_seconds)
 
 
 def save_avatar_upload(upload_id: int) -> None:

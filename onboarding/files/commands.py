@@ -1,4 +1,4 @@
-"""``onboarding files gc``: the periodic clean-up (run it from cron, or enqueue the job)."""
+"""``onboarding files gc``: the file part of the hourly clean-up (:mod:`onboarding.maintenance`), now."""
 
 from __future__ import annotations
 
@@ -15,23 +15,13 @@ from onboarding.files import bp
     help="Only what is older than this (default: FILES_GC_GRACE_SECONDS).",
 )
 def gc(grace_seconds: int | None) -> None:
-    """Delete unreferenced blobs and orphaned stored copies; re-queue stalled avatar uploads."""
-    from flask import current_app
+    """Delete unreferenced blobs and orphaned stored copies; re-queue stalled avatar uploads.
+    (The worker does this every hour, with ``onboarding maintenance``'s other steps.)"""
+    from onboarding import maintenance
 
-    from onboarding.avatars import service as avatars
-    from onboarding.database import write_intent
-    from onboarding.extensions import db
-    from onboarding.files import service as files
-
-    if grace_seconds is None:
-        grace_seconds = int(current_app.config["FILES_GC_GRACE_SECONDS"])
-    with write_intent(True):
-        pictures = avatars.delete_orphaned_files(grace_seconds)
-        db.session.commit()  # their blobs are queued for collection after this commit
-        blobs, orphans = files.collect_garbage(grace_seconds)
-        requeued = avatars.requeue_stale_uploads()
-        db.session.commit()
+    report = maintenance.collect_files(maintenance.Report(), grace_seconds)
     click.echo(
-        f"Deleted {pictures} orphaned avatar file(s), {blobs} unreferenced blob(s) and {orphans} orphaned "
-        f"stored copy(ies); re-queued {requeued} stalled avatar upload(s)."
+        f"Deleted {report.avatar_files} orphaned avatar file(s), {report.blobs} unreferenced blob(s) and "
+        f"{report.stored_copies} orphaned stored copy(ies); re-queued {report.requeued_uploads} stalled "
+        "avatar upload(s)."
     )

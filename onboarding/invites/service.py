@@ -660,6 +660,37 @@ def accept_for_verified_email(
     return _consume(member, user, ip=ip)
 
 
+def delete_expired(older_than: timedelta, *, batch: int = 500) -> int:
+    """Remove invites whose link expired more than ``older_than`` ago (Sentry's ``delete_expired``).
+
+    Until then an expired invite stays listed, and a resend revives it. Each removal is audited
+    (actor: the system); at most ``batch`` per call, so a long backlog is taken in small transactions.
+    """
+    threshold = utcnow() - older_than
+    rows = db.session.scalars(
+        select(OrganizationMember)
+        .where(
+            OrganizationMember.user_id.is_(None),
+            OrganizationMember.email.is_not(None),
+            OrganizationMember.invite_status == InviteStatus.APPROVED,
+            OrganizationMember.token_expires_at < threshold,
+        )
+        .order_by(OrganizationMember.id)
+        .limit(batch)
+    ).all()
+    for member in rows:
+        expired = member.token_expires_at
+        audit.record(
+            "member.remove-expired-invite",
+            organization_id=member.organization_id,
+            actor_label="system",
+            target_object=member.id,
+            data={**member_audit_data(member), "expired": expired.isoformat() + "Z" if expired else None},
+        )
+        db.session.delete(member)
+    return len(rows)
+
+
 def pending_invites(org: Organization) -> list[OrganizationMember]:
     return list(
         db.session.scalars(

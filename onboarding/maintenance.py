@@ -1,0 +1,72 @@
+"""The hourly clean-up: stored files nothing uses, stalled avatar uploads, long-expired invites.
+
+The worker runs :func:`run` once an hour (``tasks.maintenance``, scheduled by the periodic sweep with
+the hour in its job id, so several workers still run it once). ``onboarding maintenance`` runs it now,
+and ``onboarding files gc`` its file part alone. Every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+
+from onboarding.database import write_intent
+from onboarding.extensions import db
+
+log = logging.getLogger(__name__)
+
+PERIOD = 3600  # seconds
+
+
+@dataclass
+class Report:
+    avatar_files: int = 0
+    blobs: int = 0
+    stored_copies: int = 0
+    requeued_uploads: int = 0
+    expired_invites: int = 0
+
+    def describe(self) -> str:
+        return (
+            f"Deleted {self.avatar_files} orphaned avatar file(s), {self.blobs} unreferenced blob(s) and "
+            f"{self.stored_copies} orphaned stored copy(ies); re-queued {self.requeued_uploads} stalled "
+            f"avatar upload(s); removed {self.expired_invites} long-expired invite(s)."
+        )
+
+
+def collect_files(report: Report, grace_seconds: int | None = None) -> Report:
+    from onboarding.avatars import service as avatars
+    from onboarding.files import service as files
+
+    if grace_seconds is None:
+        grace_seconds = int(current_app.config["FILES_GC_GRACE_SECONDS"])
+    with write_intent(True):
+        report.avatar_files = avatars.delete_orphaned_files(grace_seconds)
+        db.session.commit()  # their blobs are queued for collection after this commit
+        report.blobs, report.stored_copies = files.collect_garbage(grace_seconds)
+        report.requeued_uploads = avatars.requeue_stale_uploads()
+        db.session.commit()
+    return report
+
+
+def remove_expired_invites(report: Report, *, batch: int = 500) -> Report:
+    from onboarding.invites import service as invites
+
+    keep = timedelta(seconds=int(current_app.config["INVITE_EXPIRED_RETENTION_SECONDS"]))
+    while True:
+        with write_intent(True):
+            removed = invites.delete_expired(keep, batch=batch)
+            db.session.commit()
+        report.expired_invites += removed
+        if removed < batch:
+            return report
+
+
+def run(grace_seconds: int | None = None) -> Report:
+    report = collect_files(Report(), grace_seconds)
+    remove_expired_invites(report)
+    log.info("maintenance: %s", report.describe())
+    return report
