@@ -157,8 +157,18 @@ def test_unreachable_smtp_server_raises_for_retry(mail_app: Any) -> None:
         mail.send_now("ada@example.com", "hello", name="Ada", org_name="Acme")
 
 
-def test_console_transport_logs(mail_app: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_console_transport_prints_the_whole_message_links_included(
+    mail_app: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """console:// is for development: the link must be usable, so it is printed unmasked on standard
+    output, while the log line names only the recipient and subject."""
     mail_app.config["MAIL_URL"] = "console://"
+    link = "http://onboarding.test/accept/12/secret-token-value/"
+    mail_app.jinja_env.loader = DictLoader(
+        {"emails/t.subject.txt": "Join {{ n }}", "emails/t.txt": "Go to {{ link }}", "emails/t.html": "x"}
+    )
     with mail_app.test_request_context(), caplog.at_level("INFO", logger="onboarding.mail"):
-        mail.send_now("ada@example.com", "hello", name="Ada", org_name="Acme")
-    assert "Welcome to Acme, Ada" in caplog.text
+        mail.send_now("ada@example.com", "t", n="Acme", link=link)
+    out = capsys.readouterr().out
+    assert "email to ada@example.com: Join Acme" in out and link in out
+    assert "Join Acme" in caplog.text and "secret-token-value" not in caplog.text
