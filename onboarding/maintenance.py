@@ -56,13 +56,14 @@ def remove_expired_invites(report: Report, *, batch: int = 500) -> Report:
     from onboarding.invites import service as invites
 
     keep = timedelta(seconds=int(current_app.config["INVITE_EXPIRED_RETENTION_SECONDS"]))
-    while True:
+    for _ in range(1000):  # bounded: a batch may remove fewer than it selected (resent meanwhile)
         with write_intent(True):
             removed = invites.delete_expired(keep, batch=batch)
             db.session.commit()
         report.expired_invites += removed
-        if removed < batch:
-            return report
+        if removed == 0:
+            break
+    return report
 
 
 def run(grace_seconds: int | None = None) -> Report:

@@ -98,3 +98,28 @@ def test_scheduled_once_per_hour_however_many_sweeps_ask(app, redis_url):
     assert slot * maintenance.PERIOD % 3600 == 0
     job = get_queue("files").fetch_job(ids[0])
     assert job is not None and job.func_name == "onboarding.tasks.maintenance"
+
+
+def test_an_invite_resent_meanwhile_is_kept(app, monkeypatch):
+    """The removal is conditional: an invite revived between the clean-up's select and its delete stays."""
+    from onboarding.invites import service as invites
+
+    org = make_org("Acme", slug="acme")
+    old = _expired(org, "old@example.com", 40)
+    real_execute = db.session.execute
+
+    def resend_first(statement, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if getattr(statement, "is_delete", False):
+            db.session.execute(
+                OrganizationMember.__table__.update()
+                .where(OrganizationMember.id == old.id)
+                .values(token_expires_at=utcnow() + 7 * DAY)
+            )
+        return real_execute(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "execute", resend_first)
+    assert invites.delete_expired(timedelta(days=30)) == 0
+    monkeypatch.undo()
+    db.session.commit()
+    assert _emails(org) == {"old@example.com"}
+    assert db.session.scalar(select(func.count()).select_from(AuditLogEntry)) == 0
