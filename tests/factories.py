@@ -122,3 +122,14 @@ def link_in(message) -> str:  # type: ignore[no-untyped-def]
 
     body = message.get_body(("plain",)).get_content()
     return re.search(r"https?://\S+/accept/\d+/[A-Za-z0-9_-]+/", body).group(0)
+
+
+def comparable(resp, *, replace: str = "") -> str:  # type: ignore[no-untyped-def]
+    """A page's HTML for comparing two answers: CSRF tokens (signed with the current second) blanked,
+    and ``replace`` (e.g. the address typed back into a field) made neutral."""
+    import re
+
+    html = resp.get_data(as_text=True)
+    if replace:
+        html = html.replace(replace, "E")
+    return re.sub(r"[\w-]+\.[\w-]{6}\.[\w-]{27}", "CSRF", html)

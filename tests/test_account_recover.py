@@ -9,7 +9,7 @@ from onboarding.accounts.models import User, UserSession
 from onboarding.audit.models import AuditLogEntry
 from onboarding.extensions import db
 from onboarding.selfservice.models import AccountToken
-from tests.factories import PASSWORD, default_org, login, make_member, make_user
+from tests.factories import PASSWORD, comparable, default_org, login, make_member, make_user
 from tests.selfservice_helpers import Mailbox, mailbox_fixture  # noqa: F401
 
 NEW_PASSWORD = "a fresh and long passphrase"
@@ -45,7 +45,7 @@ def test_same_answer_for_known_and_unknown_email(client, mailbox):
     known = _request(client, "a@example.com")
     unknown = _request(client, "nobody@example.com")
     assert known.status_code == unknown.status_code == 200
-    assert known.get_data() == unknown.get_data()
+    assert comparable(known) == comparable(unknown)
     assert len(mailbox.to("a@example.com")) == 1
     assert mailbox.to("nobody@example.com") == []
     # The htmx answers match too.
@@ -280,7 +280,7 @@ def test_the_request_does_the_same_work_for_known_and_unknown(app, client, monke
     app.config["JOBS_SYNC"] = False
     known = _request(client, "a@example.com")
     unknown = _request(client, "nobody@example.com")
-    assert known.get_data() == unknown.get_data()
+    assert comparable(known) == comparable(unknown)
     assert [c[0][0] for c in calls] == ["onboarding.tasks.send_password_reset"] * 2
     assert db.session.query(AccountToken).count() == 0  # nothing decided in the request
 
