@@ -20,11 +20,14 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, render_template
+
+if TYPE_CHECKING:
+    from onboarding.outbox.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +147,20 @@ def unseal(payload: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def schedule_email(to: str, subject: str, text: str, html: str | None) -> None:
-    """Queue a rendered email in the caller's transaction (sealed; see :func:`seal`)."""
+def schedule_email(
+    to: str, subject: str, text: str, html: str | None, *, ref: dict[str, int] | None = None
+) -> OutboxMessage:
+    """Queue a rendered email in the caller's transaction (sealed; see :func:`seal`). ``ref`` (ids only,
+    kept unsealed) lets the delivery record what it delivered, e.g. ``{"invite_member_id": 12}``."""
     from onboarding.outbox.service import schedule
 
-    schedule("email", seal({"to": to, "subject": subject, "text": text, "html": html}))
+    payload = seal({"to": to, "subject": subject, "text": text, "html": html})
+    if ref:
+        payload["ref"] = ref
+    return schedule("email", payload)
 
 
-def queue_email(to: str, template: str, **ctx: Any) -> None:
+def queue_email(to: str, template: str, *, ref: dict[str, int] | None = None, **ctx: Any) -> OutboxMessage:
     """Render now; send from the ``email`` queue once the current transaction has committed.
 
     The message goes through the outbox (written in the caller's transaction), so an email is neither
@@ -160,4 +169,4 @@ def queue_email(to: str, template: str, **ctx: Any) -> None:
     """
     to = single_address(to)  # refuse a bad recipient now, in the request, not later in the worker
     subject, text, html = render_email(template, **ctx)
-    schedule_email(to, subject, text, html)
+    return schedule_email(to, subject, text, html, ref=ref)

@@ -182,7 +182,11 @@ def test_a_waiting_invite_email_leaves_no_raw_token_in_the_database(app, client,
     from onboarding.extensions import db
 
     waiting = db.session.scalars(select_email_messages(OutboxMessage)).all()
-    assert len(waiting) == 1 and set(waiting[0].payload) == {"sealed"}
+    # Sealed, plus the invite's id in clear so the delivery can be shown on its row; no token.
+    assert len(waiting) == 1 and set(waiting[0].payload) == {"sealed", "ref"}
+    assert waiting[0].payload["ref"] == {
+        "invite_member_id": int(waiting[0].payload["ref"]["invite_member_id"])
+    }
     assert "/accept/" not in dump
 
     # Redis is back: the sweep delivers the email, whose link works.

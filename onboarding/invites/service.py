@@ -36,6 +36,7 @@ from onboarding.orgs.models import (
     OrgFlags,
     Team,
 )
+from onboarding.outbox.models import OutboxMessage
 from onboarding.outbox.receivers import MEMBER_JOINED
 from onboarding.outbox.service import schedule
 
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 INVALID_LINK = "The invite link you followed is not valid, or has expired."
 RENEWAL_REQUESTED = 1 << 8  # OrganizationMember.flags: the invitee asked for a fresh link
+LINK_COPIED = 1 << 9  # OrganizationMember.flags: the current link was copied to hand over, not emailed
 JOIN_REQUESTS_OPTION = "join_requests"  # allowJoinRequests; default True (spec ORG_OPTIONS)
 
 DAY = 24 * 3600
@@ -94,7 +96,8 @@ def issue_token(member: OrganizationMember) -> str:
     raw, digest = tokens.new_token()
     member.token_hash = digest
     member.token_expires_at = utcnow() + timedelta(seconds=current_app.config["INVITE_EXPIRY_SECONDS"])
-    member.flags = (member.flags or 0) & ~RENEWAL_REQUESTED
+    member.flags = (member.flags or 0) & ~(RENEWAL_REQUESTED | LINK_COPIED)
+    member.invite_email_id = member.invite_emailed_at = None  # any earlier email carries a dead link
     return raw
 
 
@@ -284,15 +287,18 @@ def _invited(member: OrganizationMember, raw: str, actor: User, *, ip: str | Non
 
 def send_invite_email(member: OrganizationMember, raw: str, inviter: User | None) -> None:
     assert member.email is not None
-    mail.queue_email(
+    db.session.flush()  # the invite's id goes into the link and the delivery reference
+    message = mail.queue_email(
         member.email,
         "invite",
+        ref={"invite_member_id": member.id},
         org=member.organization,
         inviter=inviter,
         role=roles.BY_ID[member.role].name,
         url=invite_link(member.id, raw),
         expires_at=member.token_expires_at,
     )
+    member.invite_email_id, member.invite_emailed_at = message.id, None
 
 
 def _pending_invite(member: OrganizationMember) -> None:
@@ -330,6 +336,7 @@ def fresh_link(member: OrganizationMember, actor: User, *, ip: str | None) -> st
     if not member.invite_approved:
         raise InviteError("Approve the request before sending an invite.")
     raw = issue_token(member)
+    member.flags |= LINK_COPIED
     audit.record(
         "member.invite-link",
         organization_id=member.organization_id,
@@ -702,6 +709,53 @@ def delete_expired(older_than: timedelta, *, batch: int = 500) -> int:
             data=data,
         )
     return removed
+
+
+@dataclass(frozen=True)
+class EmailState:
+    """How the email with an invite's current link is doing, for the pending-invite row."""
+
+    state: str  # "sent", "queued", "failing", "copied"
+    text: str
+    problem: bool = False
+
+
+def email_states(members: list[OrganizationMember]) -> dict[int, EmailState]:
+    """The delivery state of each approved invite's current email (one query for those still waiting).
+
+    "sent" means the mail server accepted it; a bounce reported later by the recipient's server is not
+    seen here. Failed attempts show the server's error and the next try (the outbox retries with backoff).
+    """
+    waiting_ids = [m.invite_email_id for m in members if m.invite_email_id and m.invite_emailed_at is None]
+    waiting = {}
+    if waiting_ids:
+        rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(waiting_ids)))
+        waiting = {row.id: row for row in rows}
+    states: dict[int, EmailState] = {}
+    for member in members:
+        if not member.invite_approved:
+            continue
+        if member.invite_emailed_at is not None:
+            states[member.id] = EmailState(
+                "sent", f"Email sent {member.invite_emailed_at:%Y-%m-%d %H:%M} UTC"
+            )
+        elif member.flags & LINK_COPIED:
+            states[member.id] = EmailState("copied", "Link copied to hand over; not emailed")
+        elif member.invite_email_id is not None:
+            row = waiting.get(member.invite_email_id)
+            if row is None:
+                states[member.id] = EmailState("sent", "Email sent")
+            elif row.attempts:
+                error = (row.last_error or "").split(": ", 1)[-1][:160]
+                states[member.id] = EmailState(
+                    "failing",
+                    f"Email not delivered yet: {row.attempts} failed attempt(s), next try "
+                    f"{row.scheduled_for:%H:%M} UTC. {error}".strip(),
+                    problem=True,
+                )
+            else:
+                states[member.id] = EmailState("queued", "Email queued")
+    return states
 
 
 def pending_invites(org: Organization) -> list[OrganizationMember]:

@@ -55,13 +55,15 @@ def _invite_form() -> InviteForm:
 def _context(**extra: Any) -> dict[str, Any]:
     from onboarding.outbox.service import backlog
 
+    pending = invites.pending_invites(g.org)
     return {
         "org": g.org,
         "role": effective_role(),
         "can_invite": _can_invite(),
         "can_request": _can_request(),
         "members": orgs.memberships_of(g.org),
-        "invites": invites.pending_invites(g.org),
+        "invites": pending,
+        "email_states": invites.email_states(pending) if _can_invite() else {},
         "stats": invites.stats(g.org),
         "now": utcnow(),
         "roles": roles,

@@ -135,6 +135,10 @@ class OrganizationMember(db.Model):  # type: ignore[name-defined,misc]
     has_global_access: Mapped[bool] = mapped_column(Boolean, default=True)
     inviter_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), nullable=True)
     invite_status: Mapped[int] = mapped_column(Integer, default=InviteStatus.APPROVED)
+    # The outbox message carrying the email with the current link (no FK: delivered messages are deleted),
+    # and when the mail server took it. Both are cleared whenever a new token replaces the link.
+    invite_email_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    invite_emailed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     organization: Mapped[Organization] = relationship()
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from onboarding import mail
 from onboarding.accounts.models import User
-from onboarding.extensions import db
+from onboarding.extensions import db, utcnow
 from onboarding.orgs import onboarding_tasks
 from onboarding.orgs.models import Organization, OrganizationMember
 from onboarding.outbox.service import receiver
@@ -18,9 +18,16 @@ MEMBER_JOINED = "member_joined"
 
 @receiver("email", "smtp")
 def send_email(payload: dict[str, Any], message_id: int) -> None:
-    del message_id
     message = mail.unseal(payload)
     mail.deliver(mail.build_message(message["to"], message["subject"], message["text"], message.get("html")))
+    invite_id = (payload.get("ref") or {}).get("invite_member_id")
+    if invite_id:
+        # Shown on the pending invite; only if this email still carries the invite's current link.
+        db.session.execute(
+            update(OrganizationMember)
+            .where(OrganizationMember.id == invite_id, OrganizationMember.invite_email_id == message_id)
+            .values(invite_emailed_at=utcnow())
+        )
 
 
 @receiver(MEMBER_JOINED, "onboarding_task")

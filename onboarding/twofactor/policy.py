@@ -84,12 +84,14 @@ def make_non_compliant_pending(org: Organization, actor: User, ip: str | None) -
             ip_address=ip,
             data={"email": user.email, "role": member.role, "reason": "require_2fa"},
         )
-        mail.queue_email(
+        message = mail.queue_email(
             user.email,
             "member_pending_2fa",
+            ref={"invite_member_id": member.id},
             org=org,
             user=user,
             url=invites.invite_link(member.id, raw),
         )
+        member.invite_email_id = message.id
         made_pending.append(member)
     return made_pending
