@@ -142,6 +142,26 @@ def test_manage_errors_is_for_superusers_only(app):
     assert client.get("/manage/errors/999/").status_code == 403
 
 
+TOKEN_PATHS = [
+    ("/accept/12/S3cretTok/", "/accept/12/…/"),
+    ("/api/0/accept-invite/12/S3cretTok/", "/api/0/accept-invite/12/…/"),
+    ("/account/recover/confirm/3/S3cretTok/", "/account/recover/confirm/3/…/"),
+    ("/account/confirm-email/3/S3cretTok/", "/account/confirm-email/3/…/"),
+    ("/account/change-email/3/S3cretTok/", "/account/change-email/3/…/"),
+    ("/setup/S3cretTok/", "/setup/…/"),
+]
+
+
+@pytest.mark.parametrize(("path", "masked"), TOKEN_PATHS)
+def test_every_token_path_is_masked_in_captured_errors_and_logs(path, masked):
+    """One list of token-carrying paths serves captured errors, log lines and the access log."""
+    from onboarding.web import logmask
+
+    assert events.scrub_text(f"GET {path}?x=1") == f"GET {masked}?x=1"
+    assert logmask.mask(f"GET {path} 500") == f"GET {masked} 500"
+    assert logmask.has_token(path)
+
+
 def test_grouping_and_scrubbing_units():
     assert events.scrub_text("GET /accept/12/abcDEF123/?x=1") == "GET /accept/12/…/?x=1"
     assert events.scrub_text("/account/recover/confirm/3/tok-en/") == "/account/recover/confirm/3/…/"

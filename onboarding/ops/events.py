@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from onboarding.extensions import db, utcnow
 from onboarding.ops.models import ErrorEnvironment, ErrorEvent, ErrorIssue, ErrorRelease
+from onboarding.web import logmask
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,6 @@ SECRET_KEY_RE = re.compile(
 )
 # Tokens inside URLs and messages: invite and password-reset links, bearer credentials.
 _URL_SECRETS = (
-    (re.compile(r"(/accept/[^/\s?#]+/)[^/\s?#\"']+/?"), r"\1…/"),
-    (re.compile(r"(/account/recover/confirm/[^/\s?#]+/)[^/\s?#\"']+/?"), r"\1…/"),
-    (re.compile(r"(/setup/)[^/\s?#\"']+/?"), r"\1…/"),
     (re.compile(r"(?i)(bearer\s+)[^\s\"']+"), r"\1" + MASK),
     # Query strings: ?token=…&password=…
     (
@@ -51,7 +49,9 @@ MAX_FRAMES = 50
 
 
 def scrub_text(text: str) -> str:
-    """Mask invite, reset and setup tokens in paths (``/accept/<id>/…/``) and bearer credentials."""
+    """Mask one-time tokens in paths (``/accept/<id>/…/``; the list is :mod:`onboarding.web.logmask`'s),
+    bearer credentials and secret-named query parameters."""
+    text = logmask.mask(text)
     for pattern, repl in _URL_SECRETS:
         text = pattern.sub(repl, text)
     return text

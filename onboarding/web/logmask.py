@@ -10,21 +10,29 @@ import logging
 import re
 from typing import Any
 
-# /account/recover/confirm/<id>/<token>/, /account/confirm-email/<id>/<token>/,
-# /account/change-email/<id>/<token>/, and invite links /accept/<id>/<token>/.
-_TOKEN_PATH = re.compile(
-    r"(/(?:account/recover/confirm|account/confirm-email|account/change-email|accept"
-    r"|api/0/accept-invite)/[^/\s?\"]+/)[^/\s?\"]+"
+# Every path that carries a one-time token, the one list for logs, the access log, captured errors
+# (onboarding.ops.events.scrub_text) and the no-referrer rule: /account/recover/confirm/<id>/<token>/,
+# /account/confirm-email/<id>/<token>/, /account/change-email/<id>/<token>/, invite links
+# /accept/<id>/<token>/ and /api/0/accept-invite/<id>/<token>/, and the setup link /setup/<token>/.
+_END = r"[^/\s?#\"'<>]+"
+_TOKEN_PATHS = (
+    re.compile(
+        r"(/(?:account/recover/confirm|account/confirm-email|account/change-email|accept"
+        r"|api/0/accept-invite)/" + _END + "/)" + _END
+    ),
+    re.compile(r"(/setup/)" + _END),
 )
 
 
 def mask(text: str) -> str:
-    return _TOKEN_PATH.sub(r"\1…", text)
+    for pattern in _TOKEN_PATHS:
+        text = pattern.sub(r"\1…", text)
+    return text
 
 
 def has_token(path: str) -> bool:
     """Whether ``path`` carries a one-time token (and so must never travel on in a Referer header)."""
-    return _TOKEN_PATH.search(path) is not None
+    return any(pattern.search(path) is not None for pattern in _TOKEN_PATHS)
 
 
 class TokenMaskFilter(logging.Filter):
