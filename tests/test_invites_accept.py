@@ -66,14 +66,28 @@ def assert_invalid(resp, status=404):
         "{id}/token%00with-a-nul-character-1234/",
         "{id}/{raw}x/",
         "99999999999999999999999/{raw}/",
+        # mangled by a mail client or cut short: an encoded slash, extra segments, missing parts
+        "{id}/{raw_head}%2F{raw_tail}/",
+        "{id}/{raw_head}/{raw_tail}/",
+        "{id}/{raw}/extra/",
+        "{id}/",
+        "",
     ],
 )
 def test_bad_links_get_the_same_page(client, org, suffix):
     member, raw = make_invite(org)
-    resp = client.get("/accept/" + suffix.format(id=member.id, raw=raw))
+    resp = client.get("/accept/" + suffix.format(id=member.id, raw=raw, raw_head=raw[:20], raw_tail=raw[20:]))
     body = assert_invalid(resp)
     assert "Ask for a new invite" not in body
     assert org.name not in body  # a bad link does not reveal the organization
+
+
+def test_a_link_without_its_final_slash_still_works(client, org):
+    member, raw = make_invite(org)
+    resp = client.get(f"/accept/{member.id}/{raw}")
+    assert resp.status_code == 308 and resp.headers["Location"].endswith(f"/accept/{member.id}/{raw}/")
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert client.get(f"/accept/{member.id}/{raw}/").status_code == 200
 
 
 def test_used_revoked_and_unapproved_invites_are_invalid(client, org, inviter):

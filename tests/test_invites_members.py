@@ -223,6 +223,27 @@ def test_daily_limit_per_email(app, client, org):
     assert "Too many invites were sent today" in resp.get_data(as_text=True)
 
 
+def test_api_daily_limits_answer_429_with_retry_after(client, org):
+    """SECURITY.md: a throttled API answer says when to retry. Inviting and resending both count."""
+    from onboarding import ratelimit
+    from onboarding.invites import service
+
+    signed_in(client, org)
+    member, _raw = make_invite(org, "spam@example.com")
+    for _ in range(service.LIMIT_PER_EMAIL.limit):
+        ratelimit.hit(service.LIMIT_PER_EMAIL, f"{org.id}:spam@example.com")
+        ratelimit.hit(service.LIMIT_PER_EMAIL, f"{org.id}:more@example.com")
+    invited = client.post("/api/0/organizations/acme/members/", json={"email": "more@example.com"})
+    assert invited.status_code == 429
+    assert "Too many invites were sent today" in invited.get_json()["email"][0]
+    resent = client.put(f"/api/0/organizations/acme/members/{member.id}/", json={"reinvite": True})
+    assert resent.status_code == 429
+    for resp in (invited, resent):
+        assert 0 < int(resp.headers["Retry-After"]) <= 24 * 3600
+    other = client.post("/api/0/organizations/acme/members/", json={"email": "fine@example.com"})
+    assert other.status_code == 201 and "Retry-After" not in other.headers
+
+
 def test_join_request_page(client, org):
     owner = make_user("owner@example.com")
     make_member(org, owner, role="owner")

@@ -65,8 +65,16 @@ def test_cookie_over_http_is_httponly_lax_not_secure(client: Any) -> None:
 
 
 def test_cookie_over_https_is_secure(client: Any) -> None:
-    flags = _flags(_session_cookie(client.get("/auth/login/", base_url="https://localhost")))
-    assert {"secure", "httponly", "samesite=lax"} <= flags
+    resp = client.get("/auth/login/", base_url="https://localhost")
+    assert {"secure", "httponly", "samesite=lax"} <= _flags(_session_cookie(resp))
+    assert resp.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_no_hsts_over_plain_http(client: Any) -> None:
+    """HSTS over HTTP is ignored by browsers and would mislead; a forged X-Forwarded-Proto gets none."""
+    assert "Strict-Transport-Security" not in client.get("/auth/login/").headers
+    forged = client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in forged.headers
 
 
 def test_forwarded_proto_ignored_without_trusted_proxy(client: Any) -> None:
@@ -80,6 +88,7 @@ def test_cookie_secure_behind_trusted_proxy(app: Any) -> None:
         "/auth/login/", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     )
     assert {"secure", "httponly", "samesite=lax"} <= _flags(_session_cookie(resp))
+    assert "Strict-Transport-Security" in resp.headers
     plain = app.test_client().get("/auth/login/", headers={"X-Forwarded-Proto": "http"})
     assert "secure" not in _flags(_session_cookie(plain))
 

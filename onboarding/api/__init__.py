@@ -21,6 +21,13 @@ def error(status: int, detail: Any) -> tuple[Response, int]:
     return jsonify(body), status
 
 
+def throttled(answer: tuple[Response, int], retry_after: int) -> tuple[Response, int]:
+    """``answer`` with ``Retry-After`` (seconds) when it is a rate limit's 429 (SECURITY.md)."""
+    if retry_after:
+        answer[0].headers["Retry-After"] = str(retry_after)
+    return answer
+
+
 def serialize_user(user: Any) -> dict[str, Any] | None:
     if user is None:
         return None

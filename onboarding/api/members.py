@@ -9,7 +9,7 @@ from typing import Any
 from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 
-from onboarding.api import bp, error, iso, serialize_user
+from onboarding.api import bp, error, iso, serialize_user, throttled
 from onboarding.api.auth import api_login_required, api_user
 from onboarding.audit.models import AuditLogEntry
 from onboarding.auth.flow import client_ip
@@ -126,12 +126,9 @@ def invite_member(org_slug: str) -> Any:
     if outcome is None or not outcome.ok or outcome.member is None:
         db.session.rollback()
         message = outcome.message if outcome else "Enter a valid email address."
-        status = (
-            429
-            if outcome and "Too many" in message
-            else (409 if outcome and outcome.resend_member_id else 400)
-        )
-        return error(status, {"email": [message]})
+        if outcome and outcome.retry_after:
+            return throttled(error(429, {"email": [message]}), outcome.retry_after)
+        return error(409 if outcome and outcome.resend_member_id else 400, {"email": [message]})
     db.session.commit()
     return jsonify(serialize_member(outcome.member)), 201
 
@@ -165,7 +162,7 @@ def update_member(org_slug: str, member_id: str) -> Any:
         try:
             invites.resend(member, g.api_actor, ip=client_ip())
         except invites.InviteError as exc:
-            return error(exc.status or 400, str(exc))
+            return throttled(error(exc.status or 400, str(exc)), exc.retry_after)
         db.session.commit()
         return jsonify(serialize_member(member))
     if "role" not in data and "teams" not in data:

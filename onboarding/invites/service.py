@@ -57,10 +57,13 @@ LIMIT_JOIN_REQUESTS = ratelimit.Limit("join-request:ip", 10, 3600)
 class InviteError(Exception):
     """A refusal meant for the person; ``field`` names the form field it belongs to, if any."""
 
-    def __init__(self, message: str, field: str | None = None, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, field: str | None = None, *, status: int | None = None, retry_after: int = 0
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.status = status  # an HTTP status for the API, when not the usual 400 (429: a rate limit)
+        self.retry_after = retry_after  # seconds, for a rate limit
 
 
 @dataclass
@@ -70,6 +73,7 @@ class Outcome:
     message: str
     member: OrganizationMember | None = None
     resend_member_id: int | None = None
+    retry_after: int = 0  # seconds until a daily limit allows this address again (0: not limited)
 
 
 # --- links --------------------------------------------------------------------------------------
@@ -156,19 +160,21 @@ def _existing_for_email(org: Organization, email: str) -> tuple[str, Organizatio
     return None
 
 
-def _take_invite_allowance(org_id: int, inviter_id: int, email: str) -> bool:
-    """Sentry's daily invite limits (per inviter, per organization, per address and organization): False
-    when one is spent; otherwise counts this invite against all three. Every invite email counts."""
+def _take_invite_allowance(org_id: int, inviter_id: int, email: str) -> int:
+    """Sentry's daily invite limits (per inviter, per organization, per address and organization): the
+    seconds until the spent ones allow another invite; otherwise 0, and this invite counts against all
+    three. Every invite email counts."""
     limits = (
         (LIMIT_PER_INVITER, str(inviter_id)),
         (LIMIT_PER_ORG, str(org_id)),
         (LIMIT_PER_EMAIL, f"{org_id}:{email}"),
     )
-    if any(ratelimit.retry_after(limit, subject) for limit, subject in limits):
-        return False
+    wait = max(ratelimit.retry_after(limit, subject) for limit, subject in limits)
+    if wait:
+        return wait
     for limit, subject in limits:
         ratelimit.hit(limit, subject)
-    return True
+    return 0
 
 
 def invite_many(
@@ -225,11 +231,13 @@ def _invite_one(
         if kind == "invited":
             return Outcome(email, False, f"{email} has already been invited.", resend_member_id=row.id)
         return Outcome(email, False, f"{email} has already asked to join; approve or reject the request.")
-    if not _take_invite_allowance(org.id, inviter.id, email):
+    wait = _take_invite_allowance(org.id, inviter.id, email)
+    if wait:
         return Outcome(
             email,
             False,
             f"Too many invites were sent today; {email} was not invited. Try again tomorrow.",
+            retry_after=wait,
         )
 
     member = OrganizationMember(
@@ -312,11 +320,13 @@ def resend(member: OrganizationMember, actor: User, *, ip: str | None) -> None:
     if not member.invite_approved:
         raise InviteError("Approve the request before sending an invite.")
     assert member.email is not None
-    if not _take_invite_allowance(member.organization_id, actor.id, member.email):
+    wait = _take_invite_allowance(member.organization_id, actor.id, member.email)
+    if wait:
         # Otherwise resending would be a way around the daily limits (an address flooded with mail).
         raise InviteError(
             f"Too many invites were sent today; {member.email} was not sent another. Try again tomorrow.",
             status=429,
+            retry_after=wait,
         )
     raw = issue_token(member)
     audit.record(

@@ -112,6 +112,16 @@ def accept(member_id: str, token: str) -> Response:
     return _page(member, token, result.status.value, STATUS_FOR.get(result.status, 403))
 
 
+@bp.route("/accept/", defaults={"rest": ""}, methods=["GET", "POST"])
+@bp.route("/accept/<path:rest>", methods=["GET", "POST"])
+def mangled(rest: str) -> Response:
+    """Any other address under /accept/ — a token broken by a mail client (an encoded slash, extra
+    segments) or a missing part — gets the same page as every bad link. (A link that lost only its final
+    slash is redirected to the right address by the routing itself.)"""
+    del rest
+    return invalid_page()
+
+
 @bp.route("/accept/<member_id>/<token>/renew/", methods=["POST"])
 def renew(member_id: str, token: str) -> Response:
     """Ask the organization for a fresh invite, from a genuine link whose invite expired."""

@@ -39,6 +39,10 @@ def add_headers(resp: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request and request.is_secure:
+        # Only over HTTPS (behind a proxy: with ONBOARDING_TRUSTED_PROXIES set), as the standard says; a
+        # year, as ASVS 3.4.1 asks. No preload: that is the operator's decision for the whole domain.
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if resp.mimetype == "text/html" and "Cache-Control" not in headers:
         headers["Cache-Control"] = "no-store"
     return resp
