@@ -240,3 +240,37 @@ def test_message_ids_are_never_reused(app):
             )
             db.session.commit()
     assert sorted(m["To"] for m in sent_mail(app)) == ["r0@example.com", "r1@example.com", "r2@example.com"]
+
+
+def test_mail_is_sent_with_no_transaction_held(app, monkeypatch, database_url):
+    """Notes §5: never talk to the mail server inside a write transaction. While the email receiver
+    runs, the deliverer holds no transaction, and on SQLite another writer gets the lock at once."""
+    import sqlite3
+
+    from onboarding import mail
+
+    seen: list[bool] = []
+    real_deliver = mail.deliver
+
+    def deliver(msg):  # type: ignore[no-untyped-def]
+        seen.append(db.session().in_transaction())
+        if database_url.startswith("sqlite"):
+            other = sqlite3.connect(
+                database_url.removeprefix("sqlite:///"), timeout=0.2, isolation_level=None
+            )
+            try:
+                other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if the deliverer held it
+                other.execute("ROLLBACK")
+            finally:
+                other.close()
+        real_deliver(msg)
+
+    monkeypatch.setattr(mail, "deliver", deliver)
+    with app.test_request_context(), write_intent(True):
+        mail.schedule_email("ada@example.com", "Hello", "A plain message.", None)
+        db.session.commit()
+    assert seen == [False]
+    assert len(sent_mail(app)) == 1
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    receipts = db.session.scalars(select(OutboxReceipt.receiver)).all()
+    assert sorted(receipts) == ["invite_delivery", "smtp"]

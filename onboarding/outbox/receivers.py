@@ -16,13 +16,19 @@ from onboarding.outbox.service import receiver
 MEMBER_JOINED = "member_joined"
 
 
-@receiver("email", "smtp")
+@receiver("email", "smtp", external=True)
 def send_email(payload: dict[str, Any], message_id: int) -> None:
+    del message_id
     message = mail.unseal(payload)
     mail.deliver(mail.build_message(message["to"], message["subject"], message["text"], message.get("html")))
+
+
+@receiver("email", "invite_delivery")
+def record_invite_delivery(payload: dict[str, Any], message_id: int) -> None:
+    """After the mail server took an invite email: shown on the pending invite, but only if this email
+    still carries the invite's current link."""
     invite_id = (payload.get("ref") or {}).get("invite_member_id")
     if invite_id:
-        # Shown on the pending invite; only if this email still carries the invite's current link.
         db.session.execute(
             update(OrganizationMember)
             .where(OrganizationMember.id == invite_id, OrganizationMember.invite_email_id == message_id)

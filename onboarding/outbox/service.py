@@ -36,15 +36,23 @@ log = logging.getLogger(__name__)
 
 Receiver = Callable[[dict[str, Any], int], None]
 _RECEIVERS: dict[str, list[tuple[str, Receiver]]] = {}
+_EXTERNAL: set[tuple[str, str]] = set()  # (category, name) of receivers whose effect leaves the database
 MAX_DELAY = timedelta(hours=1)
 QUEUE_FOR = {"email": "email"}
 
 
-def receiver(category: str, name: str) -> Callable[[Receiver], Receiver]:
-    """Register ``fn(payload, message_id)`` for ``category``. Its database effect commits with its receipt."""
+def receiver(category: str, name: str, *, external: bool = False) -> Callable[[Receiver], Receiver]:
+    """Register ``fn(payload, message_id)`` for ``category``. Its database effect commits with its receipt.
+
+    An ``external`` receiver (sending mail) acts outside the database and must not write to it: it runs
+    with no transaction open, so a slow mail server never holds SQLite's write lock; its receipt is
+    written afterwards. Receivers run in the order registered, and a failure stops the ones after it.
+    """
 
     def decorator(fn: Receiver) -> Receiver:
         _RECEIVERS.setdefault(category, []).append((name, fn))
+        if external:
+            _EXTERNAL.add((category, name))
         return fn
 
     return decorator
@@ -112,6 +120,10 @@ def deliver(message_id: int) -> bool:
         return False  # delivered already, not due yet, or another deliverer holds it
     category, payload = message.category, dict(message.payload)
     for name, fn in receivers_for(category):
+        if (category, name) in _EXTERNAL:
+            if not _apply_external(message_id, name, fn, payload):
+                return False
+            continue
         with write_intent(True):
             db.session.rollback()
             done = db.session.scalar(
@@ -136,6 +148,42 @@ def deliver(message_id: int) -> bool:
         db.session.rollback()
         db.session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
         db.session.commit()
+    return True
+
+
+def _has_receipt(message_id: int, name: str) -> bool:
+    return (
+        db.session.scalar(
+            select(OutboxReceipt.id).where(
+                OutboxReceipt.message_id == message_id, OutboxReceipt.receiver == name
+            )
+        )
+        is not None
+    )
+
+
+def _apply_external(message_id: int, name: str, fn: Receiver, payload: dict[str, Any]) -> bool:
+    """Run an external receiver with no transaction held, then write its receipt; False on failure."""
+    with write_intent(False):
+        db.session.rollback()
+        done = _has_receipt(message_id, name)
+        db.session.rollback()  # end the read: nothing is held while the mail server takes its time
+    if done:
+        return True
+    try:
+        fn(payload, message_id)
+    except Exception as exc:
+        db.session.rollback()
+        _reschedule(message_id, f"{name}: {type(exc).__name__}: {exc}")
+        log.warning("outbox message %s receiver %s failed: %s", message_id, name, exc)
+        return False
+    with write_intent(True):
+        db.session.rollback()
+        try:
+            db.session.add(OutboxReceipt(message_id=message_id, receiver=name))
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()  # another deliverer recorded it first
     return True
 
 
