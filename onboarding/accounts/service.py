@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from onboarding.accounts.models import User, UserEmail, UserSession
+from onboarding.database import write_intent
 from onboarding.extensions import db, utcnow
 from onboarding.passwords import hash_password, needs_rehash, verify_password
 
@@ -43,8 +44,12 @@ def create_user(
     is_superuser: bool = False,
     is_staff: bool = False,
     verified: bool = False,
+    password_hash: str | None = None,
 ) -> User:
-    """Add a user and its primary email row. Raises :class:`AccountError` if the email is taken."""
+    """Add a user and its primary email row. Raises :class:`AccountError` if the email is taken.
+
+    ``password_hash`` (from :func:`onboarding.passwords.hash_password`, computed before the write
+    transaction began) takes the place of ``password``, so no write lock is held while hashing."""
     normalized = normalize_email(email)
     if get_user_by_email(normalized) is not None:
         raise AccountError(EMAIL_TAKEN)
@@ -56,7 +61,9 @@ def create_user(
         is_active_flag=True,
         date_joined=utcnow(),
     )
-    if password:
+    if password_hash:
+        user.password_hash, user.last_password_change = password_hash, utcnow()
+    elif password:
         set_password(user, password)
     user.emails.append(UserEmail(email=normalized, is_verified=verified))
     db.session.add(user)
@@ -74,15 +81,25 @@ def authenticate(email: str, password: str) -> User | None:
 
     Disabled users are returned too: the caller tells them so (only after the right password).
     A hash made with older parameters is replaced with one made with the current ones.
+
+    The slow part runs with no transaction open: the stored hash is read in a read-only transaction
+    that ends before hashing, so a flood of sign-in attempts never holds SQLite's write lock (notes §5).
+    Call it before anything else in the request's transaction; the user is loaded again afterwards.
     """
-    user = get_user_by_email(email)
-    if user is None or not user.password_hash:
+    with write_intent(False):
+        db.session.rollback()
+        found = get_user_by_email(email)
+        user_id, stored = (found.id, found.password_hash) if found is not None else (None, None)
+        db.session.rollback()
+    if user_id is None or not stored:
         verify_password(None, password)
         return None
-    if not verify_password(user.password_hash, password):
+    if not verify_password(stored, password):
         return None
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    fresh_hash = hash_password(password) if needs_rehash(stored) else None
+    user = db.session.get(User, user_id)  # the request's own transaction starts here
+    if user is not None and fresh_hash is not None and user.password_hash == stored:
+        user.password_hash = fresh_hash
     return user
 
 

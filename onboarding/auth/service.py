@@ -60,9 +60,12 @@ def registration_retry_after(ip: str | None) -> int:
     return wait
 
 
-def register_user(name: str, email: str, password: str, *, verified: bool, join_default_org: bool) -> User:
-    """Create the account; in single-organization mode (and with no invite) join the default org."""
-    user = accounts.create_user(email, name=name, password=password, verified=verified)
+def register_user(
+    name: str, email: str, password_hash: str, *, verified: bool, join_default_org: bool
+) -> User:
+    """Create the account; in single-organization mode (and with no invite) join the default org.
+    Raises :class:`accounts.AccountError` when the email was taken meanwhile."""
+    user = accounts.create_user(email, name=name, password_hash=password_hash, verified=verified)
     if join_default_org and current_app.config["SINGLE_ORGANIZATION"]:
         org = orgs.ensure_default_organization()
         if org is not None:

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from onboarding import metrics
 from onboarding.accounts.models import User
-from onboarding.accounts.service import normalize_email
+from onboarding.accounts.service import AccountError, normalize_email
 from onboarding.audit import service as audit
 from onboarding.auth import bp
 from onboarding.auth import service as auth
@@ -25,9 +25,11 @@ from onboarding.auth.flow import (
     sign_out,
 )
 from onboarding.auth.forms import EmptyForm, LoginForm, RegisterForm, SSOForm
+from onboarding.database import write_intent
 from onboarding.extensions import db
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization
+from onboarding.passwords import hash_password
 from onboarding.web.htmx import is_htmx, render, see_other
 from onboarding.web.redirects import safe_path
 
@@ -213,16 +215,30 @@ def _register(org: Organization | None) -> Response:
         )
         resp.headers["Retry-After"] = str(wait)
         return resp
-    if not form.validate():
+    # Check the form in a read-only transaction and hash with none open: no write lock is held while
+    # hashing (notes §5). The write transaction starts with the account; a race for the address ends
+    # in the same "already registered" message.
+    with write_intent(False):
+        db.session.rollback()  # whatever this request read so far: nothing written yet
+        valid = form.validate()
+        db.session.rollback()
+    if not valid:
         form.password.data = ""
         return _page("register", status=422, block="register_form", register_form=form, org=org)
+    password_hash = hash_password(form.password.data)
 
     invited = has_pending_invite()
     email = form.username.data
     verified = bool(invited and form.fixed_email == email)
-    user = auth.register_user(
-        form.name.data, email, form.password.data, verified=verified, join_default_org=not invited
-    )
+    try:
+        user = auth.register_user(
+            form.name.data, email, password_hash, verified=verified, join_default_org=not invited
+        )
+    except AccountError as exc:
+        db.session.rollback()
+        form.username.errors = [str(exc)]
+        form.password.data = ""
+        return _page("register", status=422, block="register_form", register_form=form, org=org)
     if not verified:  # spec §1.2.1: a confirmation email that does not block sign-in
         from onboarding.selfservice.service import send_confirmation
 
