@@ -19,6 +19,12 @@ from onboarding.redisconn import get_redis
 log = logging.getLogger(__name__)
 
 
+def clock() -> float:
+    """The limiter's time (seconds since the epoch); tests hold it still, so that no test's hits straddle
+    the end of a fixed window."""
+    return time.time()
+
+
 @dataclass(frozen=True)
 class Limit:
     name: str
@@ -34,10 +40,10 @@ class _MemoryStore:
     def get(self, key: str) -> int:
         with self._lock:
             count, expires = self._counts.get(key, (0, 0.0))
-            return count if expires > time.time() else 0
+            return count if expires > clock() else 0
 
     def incr(self, key: str, ttl: int) -> int:
-        now = time.time()
+        now = clock()
         with self._lock:
             if len(self._counts) > 50_000:  # bounded: drop what has expired
                 self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
@@ -71,7 +77,7 @@ def _key(limit: Limit, subject: str, now: float) -> tuple[str, int]:
 
 def retry_after(limit: Limit, subject: str) -> int:
     """Seconds until ``subject`` may try again, or 0 when it is under the limit."""
-    now = time.time()
+    now = clock()
     key, window_end = _key(limit, subject, now)
     try:
         raw = get_redis().get(key)
@@ -85,7 +91,7 @@ def retry_after(limit: Limit, subject: str) -> int:
 
 def hit(limit: Limit, subject: str) -> int:
     """Count one event for ``subject``; returns the count in the current window."""
-    now = time.time()
+    now = clock()
     key, window_end = _key(limit, subject, now)
     ttl = max(1, int(window_end - now)) + 1
     try:
@@ -100,7 +106,7 @@ def hit(limit: Limit, subject: str) -> int:
 
 
 def reset(limit: Limit, subject: str) -> None:
-    key, _ = _key(limit, subject, time.time())
+    key, _ = _key(limit, subject, clock())
     try:
         get_redis().delete(key)
     except RedisError as exc:

@@ -182,6 +182,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(autouse=True)
+def ratelimit_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Rate limits count in fixed windows (a second, a minute, an hour, a day), so a test whose hits
+    straddle a window's end would see its count start again and fail now and then. The limiter's clock
+    stands still at 30 s past today's noon (30 s into every such window); a test moves it by setting
+    ``ratelimit_clock[0]``."""
+    import time
+
+    now = [time.time() // 86400 * 86400 + 12 * 3600 + 30.25]
+    monkeypatch.setattr(ratelimit, "clock", lambda: now[0])
+    return now
+
+
 @pytest.fixture
 def settings() -> dict[str, Any]:
     """Per-test configuration overrides: ``settings["ALLOW_REGISTRATION"] = True`` before ``app``."""
