@@ -322,3 +322,21 @@ def test_unknown_backend_is_a_config_error(settings, database_url, redis_url):
 
     with pytest.raises(ConfigError, match="ONBOARDING_FILES_STORAGE must be folder or database"):
         create_app(base_config(database_url, redis_url, **settings))
+
+
+@pytest.mark.parametrize("other", [b"B" * 4096, b"B" * 4095], ids=["same-size", "other-size"])
+def test_a_sha1_collision_is_refused_not_served(backend, app, other):
+    """Blobs are shared across users and organizations and SHA-1 collisions can be crafted: a stored
+    chunk is reused only when its size and bytes match too (notes §4). The collision is simulated by
+    giving the stored blob the checksum of other bytes."""
+    original = b"A" * 4096
+    blob = files.blob_for_chunk(original)
+    db.session.commit()
+    blob.checksum = hashlib.sha1(other).hexdigest()
+    db.session.commit()
+    with pytest.raises(files.BlobCollision):
+        files.blob_for_chunk(other)
+    db.session.rollback()
+    assert count(FileBlob) == 1
+    with get_storage().open(db.session.get(FileBlob, blob.id).path) as stored:
+        assert stored.read() == original  # the stored bytes were not replaced either

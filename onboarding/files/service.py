@@ -31,6 +31,11 @@ MAX_FILE_SIZE = 2**32  # 4 GiB: offsets are stored as 64-bit, but keep Sentry's 
 BLOB_TOUCH_AFTER = timedelta(hours=12)  # a reused blob older than this gets a fresh timestamp
 
 
+class BlobCollision(ValueError):
+    """A stored chunk has the SHA-1 of new bytes but other contents (a crafted SHA-1 collision): the
+    new bytes are refused rather than served as someone else's."""
+
+
 class FileTooLarge(ValueError):
     pass
 
@@ -56,8 +61,22 @@ def _find_blob(checksum: str) -> FileBlob | None:
     return db.session.scalar(select(FileBlob).where(FileBlob.checksum == checksum))
 
 
+def _check_same_bytes(blob: FileBlob, chunk: bytes, storage: Storage) -> FileBlob:
+    """SHA-1 alone is collision-attackable and blobs are shared across users and organizations, so a
+    hit is reused only when size and bytes match too (notes §4: "sha1 plus size plus a byte-compare")."""
+    if blob.size == len(chunk) and blob.path is not None:
+        with storage.open(blob.path) as stored:
+            if stored.read(len(chunk) + 1) == chunk:
+                return blob
+    log.error(
+        "blob %s has the SHA-1 %s of new bytes but other contents; refusing them", blob.id, blob.checksum
+    )
+    raise BlobCollision("These bytes collide with a stored chunk's SHA-1; they were not stored.")
+
+
 def blob_for_chunk(chunk: bytes, storage: Storage | None = None) -> FileBlob:
-    """The blob holding exactly ``chunk``: an existing one with the same SHA-1, or a new one.
+    """The blob holding exactly ``chunk``: an existing one with the same SHA-1, size and bytes, or a new
+    one (:class:`BlobCollision` for a stored chunk with the same SHA-1 but other bytes).
 
     Two writers of the same new chunk at once: both store a copy under their own random path and
     try to insert the row; the unique checksum lets one win. The loser removes its copy and uses the
@@ -66,7 +85,9 @@ def blob_for_chunk(chunk: bytes, storage: Storage | None = None) -> FileBlob:
     storage = storage or get_storage()
     checksum = hashlib.sha1(chunk, usedforsecurity=False).hexdigest()
     blob = _find_blob(checksum)
-    if blob is None:
+    if blob is not None:
+        _check_same_bytes(blob, chunk, storage)
+    else:
         path = generate_unique_path()
         try:
             with db.session.begin_nested():
@@ -81,6 +102,7 @@ def blob_for_chunk(chunk: bytes, storage: Storage | None = None) -> FileBlob:
             blob = _find_blob(checksum)
             if blob is None:  # the winner rolled back after all; nothing to reuse
                 raise
+            _check_same_bytes(blob, chunk, storage)
     if blob.timestamp < utcnow() - BLOB_TOUCH_AFTER:
         blob.timestamp = utcnow()  # keeps a blob in use out of the garbage collector's reach
     return blob
