@@ -8,6 +8,7 @@ import pytest
 
 from onboarding import create_app
 from tests.conftest import base_config, free_port
+from tests.factories import login, make_user
 
 
 def test_both_ok(client):
@@ -43,3 +44,35 @@ def test_database_down(tmp_path, redis_url):
 def test_health_needs_no_csrf_or_session(client):
     resp = client.get("/readyz")
     assert "Set-Cookie" not in resp.headers
+
+
+def test_the_app_recovers_when_postgresql_drops_its_connections(app, client, database_url):
+    """SECURITY.md: after a PostgreSQL restart the app recovers without being restarted. A restart ends
+    every connection in the pool; here they are ended from the server side, then each checkout's
+    pre-ping finds them dead and opens new ones, so the next requests succeed."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (CI runs the suite against it)")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from onboarding.extensions import db
+
+    make_user("a@example.com")
+    for _ in range(3):  # warm the pool
+        assert client.get("/readyz").status_code == 200
+    db.session.rollback()
+    pooled = db.engine.pool.checkedin()
+    assert pooled >= 1
+    # From outside the app's pool, as a restart would: end every connection to this database.
+    with psycopg.connect(
+        make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    ) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    assert ended >= pooled
+    db.session.remove()
+    for _ in range(5):
+        assert client.get("/readyz").status_code == 200
+    assert login(client, "a@example.com").status_code == 303
