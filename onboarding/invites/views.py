@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import flash, render_template, request, session, url_for
+from flask import abort, flash, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from onboarding.accounts.service import get_user_by_email
 from onboarding.auth.flow import client_ip, initiate_login
 from onboarding.extensions import db
-from onboarding.invites import bp
+from onboarding.invites import bp, prove
 from onboarding.invites import service as invites
 from onboarding.invites import session as invite_session
 from onboarding.invites.service import INVALID_LINK, AcceptStatus, LinkState
@@ -57,7 +57,9 @@ def _state(org: Organization, member: OrganizationMember) -> str:
     return "ready"
 
 
-def _page(member: OrganizationMember, token: str, state: str, status: int = 200) -> Response:
+def _page(
+    member: OrganizationMember, token: str, state: str, status: int = 200, *, prove_error: str | None = None
+) -> Response:
     org = member.organization
     provider = orgs.auth_provider_for(org)
     path = invites.accept_path(member.id, token)
@@ -71,6 +73,7 @@ def _page(member: OrganizationMember, token: str, state: str, status: int = 200)
         account_exists=get_user_by_email(member.email or "") is not None,
         requires_2fa=invites.needs_2fa(org, None),
         inviter=member.inviter,
+        prove_error=prove_error,
     )
     return _no_referrer(Response(body, status=status, mimetype="text/html"))
 
@@ -91,7 +94,10 @@ def accept(member_id: str, token: str) -> Response:
         return _page(member, token, "anonymous")
     if request.method == "GET":
         return _page(member, token, _state(member.organization, member))
+    return _accept_now(member, token)
 
+
+def _accept_now(member: OrganizationMember, token: str) -> Response:
     result = invites.accept(member.id, token, current_user, ip=client_ip())
     org = result.organization or member.organization
     if result.status is AcceptStatus.ACCEPTED:
@@ -110,6 +116,41 @@ def accept(member_id: str, token: str) -> Response:
         return invalid_page()
     db.session.rollback()
     return _page(member, token, result.status.value, STATUS_FOR.get(result.status, 403))
+
+
+@bp.route("/accept/<member_id>/<token>/prove-email/", methods=["POST"])
+def prove_email(member_id: str, token: str) -> Response:
+    """Signed in as someone else: email a code to the invite's address (``op=send``), or enter it
+    (``op=verify``) to add that address to this account and accept the invite (:mod:`.prove`)."""
+    state, member = invites.check_link(member_id, token)
+    if state is LinkState.EXPIRED:
+        return invalid_page(member, token)
+    if state is not LinkState.VALID or member is None:
+        return invalid_page()
+    path = invites.accept_path(member.id, token)
+    if not current_user.is_authenticated or invites.email_matches(current_user, member.email):
+        return see_other(path)  # nothing to prove: the invite page says what comes next
+    op = request.form.get("op")
+    try:
+        if op == "send":
+            prove.send_code(current_user, member)
+            db.session.commit()
+            return _page(member, token, "code_sent")
+        if op == "verify":
+            if not prove.verify_code(current_user, member, request.form.get("code", ""), ip=client_ip()):
+                db.session.commit()  # the failed attempt is counted in Redis; nothing else changed
+                return _page(member, token, "code_sent", 422, prove_error=prove.WRONG_CODE)
+            db.session.commit()  # the address is the user's now, whatever accepting still needs
+            flash(f"{member.email} is now a verified address of your account.", "success")
+            return _accept_now(member, token)
+    except prove.ProveError as exc:
+        db.session.rollback()
+        page_state = "code_sent" if op == "verify" else "email_mismatch"
+        resp = _page(member, token, page_state, exc.status, prove_error=str(exc))
+        if exc.retry_after:
+            resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
+    abort(400, "Unknown form.")
 
 
 @bp.route("/accept/", defaults={"rest": ""}, methods=["GET", "POST"])
