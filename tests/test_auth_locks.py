@@ -47,6 +47,11 @@ def hashing_checked(monkeypatch, database_url):  # type: ignore[no-untyped-def]
     return seen
 
 
+def _register_ada(client):  # type: ignore[no-untyped-def]
+    form = {"op": "register", "name": "Ada", "username": "ada@example.com", "password": "a sturdy passphrase"}
+    return client.post("/auth/register/", data=form)
+
+
 @pytest.mark.parametrize(
     ("email", "password", "status"),
     [
@@ -74,15 +79,7 @@ def test_an_outdated_hash_is_replaced_after_hashing_outside(app, client, hashing
 
 def test_registration_hashes_with_no_transaction_open(app, client, hashing_checked):
     app.config["ALLOW_REGISTRATION"] = True
-    resp = client.post(
-        "/auth/register/",
-        data={
-            "op": "register",
-            "name": "Ada",
-            "username": "ada@example.com",
-            "password": "a sturdy passphrase",
-        },
-    )
+    resp = _register_ada(client)
     assert resp.status_code == 303
     assert hashing_checked == [False]
 
@@ -95,14 +92,6 @@ def test_an_address_taken_between_the_check_and_the_write_gets_the_same_message(
     app.config["ALLOW_REGISTRATION"] = True
     make_user("ada@example.com")
     monkeypatch.setattr(RegisterForm, "check_taken", False)  # as if the check ran before the other sign-up
-    resp = client.post(
-        "/auth/register/",
-        data={
-            "op": "register",
-            "name": "Ada",
-            "username": "ada@example.com",
-            "password": "a sturdy passphrase",
-        },
-    )
+    resp = _register_ada(client)
     assert resp.status_code == 422
     assert "An account is already registered with that email address." in resp.get_data(as_text=True)

@@ -64,6 +64,14 @@ def _other_owner(user: User, email: str) -> bool:
     return other is not None
 
 
+def _check_limit(limit: ratelimit.Limit, user: User, message: str) -> None:
+    wait = ratelimit.retry_after(limit, str(user.id))
+    if wait:
+        raise ProveError(
+            f"{message} Try again in {max(1, wait // 60)} minute(s).", status=429, retry_after=wait
+        )
+
+
 def _taken_message(email: str) -> str:
     return f"{email} is the address of another account. Sign in as {email} to accept the invite."
 
@@ -85,13 +93,7 @@ def send_code(user: User, member: OrganizationMember) -> None:
     assert member.email is not None
     if _other_owner(user, member.email):
         raise ProveError(_taken_message(member.email))
-    wait = ratelimit.retry_after(SENDS, str(user.id))
-    if wait:
-        raise ProveError(
-            f"Too many codes were sent. Try again in {max(1, wait // 60)} minute(s).",
-            status=429,
-            retry_after=wait,
-        )
+    _check_limit(SENDS, user, "Too many codes were sent.")
     ratelimit.hit(SENDS, str(user.id))
     for row in _live(user, member):
         row.used_at = utcnow()
@@ -116,13 +118,7 @@ def verify_code(user: User, member: OrganizationMember, given: str, *, ip: str |
     """True when ``given`` is the live code: the invite's address is then a verified address of ``user``.
     Wrong codes count against a limit (:class:`ProveError` with 429 once it is spent). The caller commits."""
     assert member.email is not None
-    wait = ratelimit.retry_after(FAILURES, str(user.id))
-    if wait:
-        raise ProveError(
-            f"Too many wrong codes. Try again in {max(1, wait // 60)} minute(s).",
-            status=429,
-            retry_after=wait,
-        )
+    _check_limit(FAILURES, user, "Too many wrong codes.")
     code = "".join(ch for ch in given if ch.isdigit())
     found = None
     for row in _live(user, member):
@@ -145,7 +141,9 @@ def verify_code(user: User, member: OrganizationMember, given: str, *, ip: str |
     if _other_owner(user, member.email):  # registered by someone else since the code was sent
         raise ProveError(_taken_message(member.email))
     address = normalize_email(member.email)
-    known = db.session.scalar(select(UserEmail).where(UserEmail.user_id == user.id, UserEmail.email == address))
+    known = db.session.scalar(
+        select(UserEmail).where(UserEmail.user_id == user.id, UserEmail.email == address)
+    )
     if known is None:
         db.session.add(UserEmail(user_id=user.id, email=address, is_verified=True))
     else:

@@ -78,13 +78,19 @@ def _page(
     return _no_referrer(Response(body, status=status, mimetype="text/html"))
 
 
+def _valid_invite(member_id: str, token: str) -> OrganizationMember | Response:
+    """The invite a live link names, or the page for a bad link (expired genuine links can ask anew)."""
+    state, member = invites.check_link(member_id, token)
+    if state is LinkState.VALID and member is not None:
+        return member
+    return invalid_page(member, token) if state is LinkState.EXPIRED else invalid_page()
+
+
 @bp.route("/accept/<member_id>/<token>/", methods=["GET", "POST"])
 def accept(member_id: str, token: str) -> Response:
-    state, member = invites.check_link(member_id, token)
-    if state is LinkState.EXPIRED:
-        return invalid_page(member, token)
-    if state is not LinkState.VALID or member is None:
-        return invalid_page()
+    member = _valid_invite(member_id, token)
+    if isinstance(member, Response):
+        return member
     path = invites.accept_path(member.id, token)
     invite_session.remember(member, token, allow_register=not current_user.is_authenticated)
     if not current_user.is_authenticated:
@@ -122,11 +128,9 @@ def _accept_now(member: OrganizationMember, token: str) -> Response:
 def prove_email(member_id: str, token: str) -> Response:
     """Signed in as someone else: email a code to the invite's address (``op=send``), or enter it
     (``op=verify``) to add that address to this account and accept the invite (:mod:`.prove`)."""
-    state, member = invites.check_link(member_id, token)
-    if state is LinkState.EXPIRED:
-        return invalid_page(member, token)
-    if state is not LinkState.VALID or member is None:
-        return invalid_page()
+    member = _valid_invite(member_id, token)
+    if isinstance(member, Response):
+        return member
     path = invites.accept_path(member.id, token)
     if not current_user.is_authenticated or invites.email_matches(current_user, member.email):
         return see_other(path)  # nothing to prove: the invite page says what comes next

@@ -140,9 +140,7 @@ def deliver(message_id: int) -> bool:
             except IntegrityError:
                 db.session.rollback()  # another deliverer applied it first; its effect stands, ours is undone
             except Exception as exc:
-                db.session.rollback()
-                _reschedule(message_id, f"{name}: {type(exc).__name__}: {exc}")
-                log.warning("outbox message %s receiver %s failed: %s", message_id, name, exc)
+                _failed(message_id, name, exc)
                 return False
     with write_intent(True):
         db.session.rollback()
@@ -173,9 +171,7 @@ def _apply_external(message_id: int, name: str, fn: Receiver, payload: dict[str,
     try:
         fn(payload, message_id)
     except Exception as exc:
-        db.session.rollback()
-        _reschedule(message_id, f"{name}: {type(exc).__name__}: {exc}")
-        log.warning("outbox message %s receiver %s failed: %s", message_id, name, exc)
+        _failed(message_id, name, exc)
         return False
     with write_intent(True):
         db.session.rollback()
@@ -185,6 +181,12 @@ def _apply_external(message_id: int, name: str, fn: Receiver, payload: dict[str,
         except IntegrityError:
             db.session.rollback()  # another deliverer recorded it first
     return True
+
+
+def _failed(message_id: int, name: str, exc: Exception) -> None:
+    db.session.rollback()
+    _reschedule(message_id, f"{name}: {type(exc).__name__}: {exc}")
+    log.warning("outbox message %s receiver %s failed: %s", message_id, name, exc)
 
 
 def _reschedule(message_id: int, error: str) -> None:
