@@ -142,7 +142,7 @@ def prove_email(member_id: str, token: str) -> Response:
             return _page(member, token, "code_sent")
         if op == "verify":
             if not prove.verify_code(current_user, member, request.form.get("code", ""), ip=client_ip()):
-                db.session.commit()  # the failed attempt is counted in Redis; nothing else changed
+                db.session.rollback()  # nothing changed (the failed attempt is counted in Redis)
                 return _page(member, token, "code_sent", 422, prove_error=prove.WRONG_CODE)
             db.session.commit()  # the address is the user's now, whatever accepting still needs
             flash(f"{member.email} is now a verified address of your account.", "success")
