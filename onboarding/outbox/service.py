@@ -126,12 +126,7 @@ def deliver(message_id: int) -> bool:
             continue
         with write_intent(True):
             db.session.rollback()
-            done = db.session.scalar(
-                select(OutboxReceipt.id).where(
-                    OutboxReceipt.message_id == message_id, OutboxReceipt.receiver == name
-                )
-            )
-            if done is not None:
+            if _has_receipt(message_id, name):
                 continue
             try:
                 fn(payload, message_id)
