@@ -52,7 +52,7 @@ def test_same_answer_for_known_and_unknown_email(client, mailbox):
     hx = {"HX-Request": "true"}
     a = client.post("/account/recover/", data={"email": "a@example.com"}, headers=hx)
     b = client.post("/account/recover/", data={"email": "nobody@example.com"}, headers=hx)
-    assert a.status_code == b.status_code == 200 and a.get_data() == b.get_data()
+    assert a.status_code == b.status_code == 200 and comparable(a) == comparable(b)
     assert b"<html" not in a.get_data()
 
 
@@ -166,7 +166,7 @@ def test_malformed_and_foreign_tokens_get_the_same_page(client, mailbox):
     for url in bad:
         resp = client.get(url)
         assert resp.status_code == 404, url
-        bodies.add(resp.get_data())
+        bodies.add(comparable(resp))  # the same page, but for the CSRF token's signing time
     assert len(bodies) == 1
 
 
