@@ -15,8 +15,10 @@ def _slow(payload: dict[str, Any], message_id: int) -> None:
     audit.record(
         "test.slow-receiver", organization_id=payload["organization_id"], data={"message": message_id}
     )
-    marker = Path(os.environ.get("SLOW_RECEIVER_MARKER", "/nonexistent"))
-    if marker.parent.exists() and not marker.exists():
+    # Only in the worker process the test starts (it sets the marker's path); never in the test itself.
+    raw = os.environ.get("SLOW_RECEIVER_MARKER")
+    marker = Path(raw) if raw else None
+    if marker is not None and marker.parent.exists() and not marker.exists():
         marker.write_text(str(os.getpid()))
         time.sleep(60)  # killed here, before its receipt commits
 
