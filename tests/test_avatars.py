@@ -269,6 +269,21 @@ def test_failed_decode_in_the_job_is_reported(app, client, monkeypatch):
     assert count(OrganizationAvatar) == 0 and count(File) == 0
 
 
+def test_a_refused_sha1_collision_fails_the_upload_instead_of_leaving_it_pending(app, client, monkeypatch):
+    owner_client(client)
+    from onboarding.files import service as files
+
+    def collide(*a, **k):
+        raise files.BlobCollision("These bytes collide with a stored chunk's SHA-1; they were not stored.")
+
+    monkeypatch.setattr(files, "create_file", collide)
+    resp = upload_org_avatar(client, png())
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "could not be saved: This image could not be stored. Try another image." in page
+    assert count(OrganizationAvatar) == 0 and count(File) == 0
+    assert avatars.requeue_stale_uploads() == 0  # finished, so never re-queued
+
+
 def test_job_is_idempotent(app):
     org = default_org()
     upload = avatars.queue_upload("organization", org.id, png(), actor_id=None)

@@ -151,7 +151,16 @@ def save_upload(upload_id: int) -> AvatarUpload | None:
     except AvatarError as exc:
         _finish(upload, UploadStatus.FAILED, exc.message)
         return upload
-    file = files.create_file(f"{upload.kind}-{upload.owner_id}.png", FILE_TYPE, io.BytesIO(png))
+    try:
+        file = files.create_file(f"{upload.kind}-{upload.owner_id}.png", FILE_TYPE, io.BytesIO(png))
+    except files.BlobCollision:
+        # Not a passing fault: re-running would refuse the same bytes again. Undo the partial file and
+        # tell the person, instead of leaving the upload pending (and re-queued) for ever.
+        db.session.rollback()
+        upload = db.session.scalar(select(AvatarUpload).where(AvatarUpload.id == upload_id).with_for_update())
+        if upload is not None and upload.status == UploadStatus.PENDING:
+            _finish(upload, UploadStatus.FAILED, "This image could not be stored. Try another image.")
+        return upload
     avatar = _get_or_create(upload.kind, upload.owner_id)
     old_file_id, old_ident = avatar.file_id, avatar.ident
     avatar.file_id = file.id
