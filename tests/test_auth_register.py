@@ -149,3 +149,19 @@ def test_registration_rate_limited_per_ip(app, client, open_registration):
     resp = register(client, username="c@example.com")
     assert resp.status_code == 429
     assert "Retry-After" in resp.headers
+
+
+@pytest.fixture
+def throttle_from_environment(monkeypatch):
+    # Set before the app is made, as an operator would (issue 11, point 9: this was a 500 on every
+    # registration, the limit being the string "2").
+    monkeypatch.setenv("ONBOARDING_REGISTRATIONS_PER_IP", "2")
+    monkeypatch.setenv("ONBOARDING_REGISTRATION_WINDOW", "3600")
+
+
+def test_registration_throttle_set_from_the_environment(throttle_from_environment, client, open_registration):
+    answers = []
+    for i in range(3):
+        answers.append(register(client, username=f"p{i}@example.com").status_code)
+        client.post("/auth/logout/")
+    assert answers == [303, 303, 429]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -10,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from onboarding import create_app
-from onboarding.config import ConfigError
+from onboarding.config import SETTINGS, ConfigError
 
 ONBOARDING = str(Path(sys.executable).with_name("onboarding"))
 
@@ -193,3 +195,59 @@ def test_default_database_is_sqlite_in_instance(monkeypatch: pytest.MonkeyPatch,
     app = _make(monkeypatch, tmp_path, SECRET_KEY="k")
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'onboarding.sqlite3'}"
     assert app.config["MAIL_URL"] == f"file://{tmp_path / 'mail'}"
+
+
+def test_numbers_from_the_environment_are_numbers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Issue 11, point 9: these three stayed strings, and with one of them set every registration was a 500.
+    _only_env(
+        monkeypatch,
+        tmp_path,
+        ONBOARDING_REGISTRATIONS_PER_IP="7",
+        ONBOARDING_REGISTRATION_WINDOW=" 60 ",
+        ONBOARDING_SESSION_TOUCH_SECONDS="30",
+    )
+    app = create_app()
+    assert app.config["REGISTRATIONS_PER_IP"] == 7
+    assert app.config["REGISTRATION_WINDOW"] == 60
+    assert app.config["SESSION_TOUCH_SECONDS"] == 30
+
+
+def test_every_setting_in_the_table_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _only_env(monkeypatch, tmp_path, **{f"ONBOARDING_{key}": s.example for key, s in SETTINGS.items()})
+    app = create_app()
+    for key, setting in SETTINGS.items():
+        expected = setting.parse(key, setting.example)
+        assert expected != setting.default, f"{key}: its example must differ from its default"
+        assert app.config[key] == expected, key
+        if setting.default is not None:
+            assert type(app.config[key]) is type(setting.default), key
+
+
+BAD_BY_KIND = {"flag": "maybe", "number": "many", "choice": "neither", "words": "[1, 2]"}
+
+
+@pytest.mark.parametrize("key", sorted(k for k, s in SETTINGS.items() if s.kind in BAD_BY_KIND))
+def test_every_typed_setting_refuses_a_bad_value_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str
+) -> None:
+    _only_env(monkeypatch, tmp_path, **{f"ONBOARDING_{key}": BAD_BY_KIND[SETTINGS[key].kind]})
+    with pytest.raises(ConfigError, match=f"^ONBOARDING_{key} "):
+        create_app()
+
+
+def test_the_code_reads_only_settings_in_the_table() -> None:
+    """A setting read in the code but missing from the table would stay text when set from the
+    environment (issue 11, point 9): add it to ``SETTINGS`` in onboarding/config.py."""
+    pattern = re.compile(r"""(?:config|cfg)(?:\[|\.get\(|\.setdefault\()\s*["']([A-Z][A-Z0-9_]+)["']""")
+    package = Path(__file__).resolve().parent.parent / "onboarding"
+    missing = set()
+    for path in package.rglob("*.py"):
+        if path.name == "config.py" and path.parent == package:
+            continue
+        for key in pattern.findall(path.read_text()):
+            owned_by_flask = key in Flask.default_config or key.startswith(("SQLALCHEMY_", "WTF_"))
+            if key not in SETTINGS and not owned_by_flask:
+                missing.add(f"{key} ({path.relative_to(package.parent)})")
+    assert not missing, f"settings read but not in config.SETTINGS: {sorted(missing)}"
