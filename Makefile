@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -r bench/requirements.txt
 	$(BIN)/python bench/run.py $(ARGS)
 
 clean:

@@ -1,13 +1,18 @@
 """Benchmark the file store: save and read back a large file, beside the physical limit.
 
     .venv/bin/python bench/files.py [--size-mib 100] [--repeat 3] [--backend folder|database|both]
-                                    [--database-url postgresql+psycopg://…]
+                                    [--pg postgresql+psycopg://USER@HOST:PORT/ADMIN_DB]
 
 For each round, fresh random bytes (so deduplication never shortcuts a save) are written to a plain
 file with their SHA-1 computed and one fsync (the physical limit), then saved with ``putfile`` (+
-commit) and read back (1 MiB reads, and the prefetching reader) on each backend. Prints the median
-MB/s (min–max) of each, the peak Python memory of a save (tracemalloc, in a separate untimed save)
-and the peak RSS growth during a timed save.
+commit) and read back (1 MiB reads, and the prefetching reader) on each backend; then the same bytes
+are saved again (the deduplicated re-save: no blob written, every stored chunk compared). Prints the
+median MB/s (min–max) of each, the save's ratio to the physical limit, the bytes the re-save read and
+wrote, the peak Python memory of a save (tracemalloc, in a separate untimed save) and the peak RSS
+growth during a timed save.
+
+The database is always one this run creates: a SQLite file in a temporary folder, or with ``--pg`` a
+new PostgreSQL database (made through the given server's admin database, dropped at the end).
 """
 
 from __future__ import annotations
@@ -60,12 +65,18 @@ def make_app(backend: str, workdir: Path, database_url: str | None) -> Any:
         }
     )
     with app.app_context():
-        from flask_migrate import downgrade, upgrade
+        from flask_migrate import upgrade
 
-        if url.startswith("postgresql"):
-            downgrade(revision="base")
-        upgrade()
+        upgrade()  # a database this run created, so it starts empty
     return app
+
+
+def io_counts() -> tuple[int, int]:
+    """Bytes this process has read and written through system calls (page cache included)."""
+    import psutil
+
+    c = psutil.Process().io_counters()
+    return c.read_chars, c.write_chars
 
 
 def save(payload: bytes) -> tuple[float, int]:
@@ -100,9 +111,23 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--backend", choices=("folder", "database", "both"), default="both")
-    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temp folder")
+    parser.add_argument(
+        "--pg",
+        default=None,
+        help="a PostgreSQL server's admin database URL: a new database is created there and dropped after",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.scratchdb import scratch_database
+
+    if args.pg:
+        with scratch_database(args.pg, "files") as url:
+            run(args, url)
+    else:
+        run(args, None)
+
+
+def run(args: argparse.Namespace, database_url: str | None) -> None:
     backends = ("folder", "database") if args.backend == "both" else (args.backend,)
     size = args.size_mib * MiB
     times: dict[str, list[float]] = defaultdict(list)
@@ -110,7 +135,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="onboarding-bench-") as tmp:
         workdir = Path(tmp)
         os.environ["ONBOARDING_INSTANCE_PATH"] = str(workdir / "instance")
-        apps = {b: make_app(b, workdir, args.database_url) for b in backends}
+        apps = {b: make_app(b, workdir, database_url) for b in backends}
+        resave: dict[str, tuple[float, int, int]] = {}
         for _ in range(args.repeat):
             data = os.urandom(size)
             checksum = hashlib.sha1(data, usedforsecurity=False).hexdigest()
@@ -125,6 +151,11 @@ def main() -> None:
                         read_back(file_id, checksum, prefetch=False)
                     )
                     times[f"{backend} read (prefetch)"].append(read_back(file_id, checksum, prefetch=True))
+                    read0, written0 = io_counts()
+                    again_s, _ = save(data)  # identical bytes: every chunk deduplicated
+                    read1, written1 = io_counts()
+                    times[f"{backend} identical re-save"].append(again_s)
+                    resave[backend] = (again_s, read1 - read0, written1 - written0)
                     if backend not in memory:
                         other = os.urandom(size)
                         tracemalloc.start()
@@ -135,13 +166,21 @@ def main() -> None:
                         memory[backend] = (peak / MiB, rss_growth)
             del data
     print(f"{args.size_mib} MiB of random bytes, 1 MiB blobs, median of {args.repeat} rounds (min–max)")
+    medians: dict[str, float] = {}
     for name, samples in times.items():
         rates = sorted(size / 1e6 / s for s in samples)
+        medians[name] = statistics.median(rates)
         note = "   <- physical limit" if name.startswith("plain") else ""
-        print(f"  {name:34} {statistics.median(rates):7.1f} MB/s  ({rates[0]:.0f}–{rates[-1]:.0f}){note}")
-    for backend, (peak, growth) in memory.items():
+        print(f"  {name:34} {medians[name]:7.1f} MB/s  ({rates[0]:.0f}–{rates[-1]:.0f}){note}")
+    limit = medians["plain file write + SHA-1 + fsync"]
+    for backend in backends:
+        peak, growth = memory[backend]
+        _, read, written = resave[backend]
         print(
-            f"  {backend} save: peak Python memory {peak:.1f} MiB (tracemalloc); peak RSS grew {growth:.0f} MiB"
+            f"SUMMARY putfile {backend}: {args.size_mib} MiB save at {medians[f'{backend} save'] / limit:.2f} of "
+            f"raw write + SHA-1 (goal >= 0.70); peak extra memory {peak:.1f} MiB tracemalloc, RSS +{growth:.0f} MiB "
+            f"(goal <= 3 MiB); identical re-save read {read / MiB:.0f} MiB, wrote {written / MiB:.1f} MiB "
+            f"(goal: reads no more than it must, {args.size_mib} MiB to compare)"
         )
 
 

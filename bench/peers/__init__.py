@@ -1,0 +1,1 @@
+"""Peer applications measured beside ours in the same benchmark run (bench-only dependencies)."""
