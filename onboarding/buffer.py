@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from onboarding.database import on_commit, write_intent
 from onboarding.extensions import db, utcnow
-from onboarding.redisconn import get_redis
+from onboarding.redisconn import REDIS_DOWN, get_redis
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _push(payload: dict[str, Any]) -> None:
             pipe.hset(key, f"e:{name}", json.dumps(value))
         pipe.sadd(PENDING, key)
         pipe.execute()
-    except RedisError as exc:
+    except REDIS_DOWN as exc:
         log.warning("Redis unreachable for counters (%s); writing %s through the outbox", exc, key)
         _via_outbox(payload)
         return

@@ -254,6 +254,7 @@ SETTINGS: dict[str, Setting] = {
     # Jobs and the outbox.
     "JOBS_SYNC": flag(False),  # run jobs inline (tests); the worker runs them otherwise
     "OUTBOX_LEASE_SECONDS": number(120, minimum=1),  # how long a deliverer holds a message
+    "OUTBOX_SWEEP_SECONDS": number(30, minimum=1),  # each worker delivers what is due this often
     "OUTBOX_EXTRA_RECEIVERS": words([], "tests.outbox_helpers.SLOW"),  # dotted paths: plug-in receivers
     # Files and avatars.
     "FILES_STORAGE": choice("folder", "folder", "database"),  # folder: in FILES_PATH (<instance>/files)

@@ -60,12 +60,31 @@ def single_address(to: str) -> str:
     return address.addr_spec
 
 
-def build_message(to: str, subject: str, text: str, html: str | None) -> EmailMessage:
+def _mail_domain() -> str:
+    return str(current_app.config["MAIL_FROM"]).rsplit("@", 1)[-1]
+
+
+def outbox_message_id(outbox_id: int, payload: dict[str, Any]) -> str:
+    """The Message-ID of the email in outbox message ``outbox_id``: the same on every retry.
+
+    SMTP promises at least once: a worker that dies between the mail server's 250 and the receipt
+    sends the message again. With the same Message-ID the repeat is recognisably the same message (mail
+    clients and many servers drop it). The digest of the stored payload keeps ids apart across
+    databases that reuse numbers.
+    """
+    stored = payload.get("sealed") or json.dumps(payload, sort_keys=True)
+    digest = hashlib.sha256(f"{outbox_id}\0{stored}".encode()).hexdigest()[:24]
+    return f"<outbox.{outbox_id}.{digest}@{_mail_domain()}>"
+
+
+def build_message(
+    to: str, subject: str, text: str, html: str | None, *, message_id: str | None = None
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = formataddr(("Onboarding", current_app.config["MAIL_FROM"]))
     msg["To"] = single_address(to)
     msg["Subject"] = _one_line(subject)
-    msg["Message-ID"] = make_msgid(domain=current_app.config["MAIL_FROM"].rsplit("@", 1)[-1])
+    msg["Message-ID"] = message_id or make_msgid(domain=_mail_domain())
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")
@@ -101,12 +120,23 @@ def deliver(msg: EmailMessage) -> None:
         )
     else:
         server = smtplib.SMTP(host, port or 25, timeout=timeout)
-    with server:
+    try:
         if url.scheme == "smtp" and query.get("starttls", ["0"])[0] in ("1", "true"):
             server.starttls(context=ssl.create_default_context())
         if url.username:
             server.login(unquote(url.username), unquote(url.password or ""))
         server.send_message(msg)
+    except BaseException:
+        server.close()
+        raise
+    # The server has taken the message: from here nothing may fail the delivery, or the retry would
+    # send it again. A goodbye answered with an error is logged and forgotten.
+    try:
+        server.quit()
+    except (smtplib.SMTPException, OSError) as exc:
+        log.info("mail server %s answered QUIT with an error after taking the message: %s", host, exc)
+    finally:
+        server.close()
 
 
 def send_now(to: str, template: str, **ctx: Any) -> None:

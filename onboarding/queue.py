@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -111,15 +112,31 @@ class AppWorker(SimpleWorker):
         return super().handle_exception(job, *exc_info)
 
 
+def _sweep_loop(app: Flask, stop: threading.Event) -> None:
+    """Run the sweep every ``OUTBOX_SWEEP_SECONDS`` for as long as the worker runs. It lives in the
+    worker's process rather than as a job stored in Redis, so neither a Redis restarted without its data
+    nor RQ's scheduler being down can stall the outbox; deliveries are leased, so workers never double."""
+    from onboarding.extensions import db
+    from onboarding.tasks import sweep
+
+    while not stop.is_set():
+        with app.app_context():
+            try:
+                sweep()
+            finally:
+                db.session.remove()
+        stop.wait(app.config["OUTBOX_SWEEP_SECONDS"])
+
+
 def run_worker(app: Flask, queues: Sequence[str], *, burst: bool = False) -> bool:
     with app.app_context():
         connection = get_redis()
-        from onboarding.tasks import schedule_periodic
-
-        try:
-            schedule_periodic()  # the outbox sweep and counter flush; chains from several workers merge
-        except Exception:  # noqa: BLE001 - Redis not up yet: the worker below retries and the next start schedules
-            log.warning("could not schedule the periodic sweep", exc_info=True)
     worker = AppWorker([Queue(name, connection=connection) for name in queues], connection=connection)
     worker.flask_app = app
-    return bool(worker.work(burst=burst, with_scheduler=True, logging_level="INFO"))
+    stop = threading.Event()
+    if not burst:
+        threading.Thread(target=_sweep_loop, args=(app, stop), name="sweep", daemon=True).start()
+    try:
+        return bool(worker.work(burst=burst, with_scheduler=True, logging_level="INFO"))
+    finally:
+        stop.set()

@@ -12,9 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
-
-from onboarding.redisconn import get_redis
+from onboarding.redisconn import REDIS_DOWN, get_redis
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +60,7 @@ memory = _MemoryStore()
 _last_warning = 0.0
 
 
-def _warn(exc: Exception) -> None:
+def _warn(exc: BaseException) -> None:
     global _last_warning
     if time.time() - _last_warning > 60:
         _last_warning = time.time()
@@ -82,7 +80,7 @@ def retry_after(limit: Limit, subject: str) -> int:
     try:
         raw = get_redis().get(key)
         count = int(raw) if raw else 0
-    except RedisError as exc:
+    except REDIS_DOWN as exc:
         _warn(exc)
         count = 0
     count = max(count, memory.get(key))
@@ -100,7 +98,7 @@ def hit(limit: Limit, subject: str) -> int:
         pipe.expire(key, ttl)
         count, _ = pipe.execute()
         return int(count)
-    except RedisError as exc:
+    except REDIS_DOWN as exc:
         _warn(exc)
         return memory.incr(key, ttl)
 
@@ -109,5 +107,5 @@ def reset(limit: Limit, subject: str) -> None:
     key, _ = _key(limit, subject, clock())
     try:
         get_redis().delete(key)
-    except RedisError as exc:
+    except REDIS_DOWN as exc:
         _warn(exc)

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from flask import current_app
 from redis import Redis
+from redis.exceptions import RedisError
+
+# What redis-py really raises when Redis is unreachable or a connection breaks: its own errors, socket
+# errors that slip through (reset, broken pipe), and ValueError("I/O operation on closed file") from a
+# connection closed under a command. Fallbacks catch all of these.
+REDIS_DOWN: tuple[type[Exception], ...] = (RedisError, OSError, ValueError)
 
 
 def redis_url() -> str:

@@ -6,12 +6,8 @@ Each takes plain values or ids and calls services; each runs inside an applicati
 from __future__ import annotations
 
 import logging
-import time
-from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
-
-PERIOD = 30  # seconds
 
 
 def deliver_outbox(message_id: int) -> bool:
@@ -27,30 +23,27 @@ def flush_buffer() -> int:
 
 
 def periodic() -> None:
-    """The sweep: deliver due outbox messages, flush counters, then schedule the next run."""
+    """The sweep, as a job (kept for sweeps scheduled by earlier versions, which chained through Redis)."""
+    sweep()
+
+
+def sweep() -> None:
+    """Deliver due outbox messages, flush counters, prune receipts, ask for the hourly clean-up.
+
+    Every worker runs this from its own loop (:func:`onboarding.queue.run_worker`), not from a job kept
+    in Redis, so a Redis that restarts without its data cannot stop it. The steps fail independently:
+    with Redis down, outbox messages are still delivered from the database.
+    """
     from onboarding import buffer
+    from onboarding.extensions import db
     from onboarding.outbox.service import drain_due, prune_receipts
 
-    try:
-        drain_due()
-        buffer.flush()
-        prune_receipts()
-    finally:
-        schedule_periodic()
-        schedule_maintenance()
-
-
-def schedule_periodic() -> None:
-    """Schedule the next sweep. The job id names the time slot, so every worker that schedules the same
-    slot (at start-up, or two chains that met) schedules the same job: chains merge instead of multiplying."""
-    from onboarding.queue import get_queue
-
-    slot = int(time.time() // PERIOD) + 1
-    get_queue("outbox").enqueue_at(
-        datetime.fromtimestamp(slot * PERIOD, UTC),
-        "onboarding.tasks.periodic",
-        job_id=f"onboarding-periodic-{slot}",
-    )
+    for step in (drain_due, buffer.flush, prune_receipts, schedule_maintenance):
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - one failed step must not stop the others; the next sweep retries
+            db.session.rollback()
+            log.warning("sweep step %s failed", step.__name__, exc_info=True)
 
 
 def schedule_maintenance() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, request, url_for
-from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
@@ -15,6 +14,7 @@ from onboarding.extensions import db, utcnow
 from onboarding.ops import bp, superuser_required
 from onboarding.ops import status as ops_status
 from onboarding.ops.models import ErrorEvent, ErrorIssue
+from onboarding.redisconn import REDIS_DOWN
 from onboarding.web.htmx import render, see_other
 
 PAGE_SIZE = 50
@@ -81,7 +81,7 @@ def status() -> Response:
         ctx["queues"] = ops_status.queue_states(with_jobs=JOBS_SHOWN)
         ctx["workers"] = ops_status.workers()
         ctx["last_flush"] = ops_status.last_counter_flush()
-    except RedisError as exc:
+    except REDIS_DOWN as exc:
         ctx["redis_error"] = f"Redis is unreachable ({type(exc).__name__}); queue figures are unavailable."
     try:
         ctx["outbox"] = ops_status.outbox_backlog()

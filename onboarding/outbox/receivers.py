@@ -18,9 +18,13 @@ MEMBER_JOINED = "member_joined"
 
 @receiver("email", "smtp", external=True)
 def send_email(payload: dict[str, Any], message_id: int) -> None:
-    del message_id
     message = mail.unseal(payload)
-    mail.deliver(mail.build_message(message["to"], message["subject"], message["text"], message.get("html")))
+    stable_id = mail.outbox_message_id(message_id, payload)
+    mail.deliver(
+        mail.build_message(
+            message["to"], message["subject"], message["text"], message.get("html"), message_id=stable_id
+        )
+    )
 
 
 @receiver("email", "invite_delivery")
@@ -68,6 +72,16 @@ def notify_inviter(payload: dict[str, Any], message_id: int) -> None:
         return
     subject, text, html = mail.render_email("member_joined", org=org, joined=joined, inviter=inviter)
     mail.schedule_email(inviter.email, subject, text, html)
+
+
+@receiver("password_reset", "send_link")
+def send_password_reset(payload: dict[str, Any], message_id: int) -> None:
+    """A forgotten-password request: issue a link and queue its email, if an active account has the
+    address (both commit with this receiver's receipt, so the link is made once)."""
+    del message_id
+    from onboarding.selfservice.service import send_password_reset as send
+
+    send(payload["email"])
 
 
 @receiver("buffer_incr", "apply")

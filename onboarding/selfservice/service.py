@@ -67,27 +67,25 @@ def link(endpoint: str, **values: Any) -> str:
     return absolute(adapter.build(endpoint, values))
 
 
+PASSWORD_RESET = "password_reset"  # the outbox category of a forgotten-password request
+
+
 def queue_password_reset(email: str) -> None:
-    """Hand the request to the ``email`` queue; the same work for every address, known or not.
+    """Write the request to the outbox, in the caller's transaction; the same work for every address.
 
-    Looking the account up, making the token and rendering the mail all happen in the job, so
-    neither the answer nor its timing tells whether the account exists. Redis being unreachable is
-    logged, and the answer stays the same.
+    Looking the account up, making the token and rendering the mail happen when the outbox delivers it
+    (``onboarding.outbox.receivers``), so neither the answer nor its timing tells whether the account
+    exists; and like every email it survives Redis being unreachable or a worker dying.
     """
-    from redis.exceptions import RedisError
+    from onboarding.outbox.service import schedule
 
-    from onboarding.queue import enqueue
-
-    try:
-        enqueue("onboarding.tasks.send_password_reset", accounts.normalize_email(email), queue="email")
-    except (RedisError, OSError):
-        log.warning("could not queue a password reset request; Redis unreachable", exc_info=True)
+    schedule(PASSWORD_RESET, {"email": accounts.normalize_email(email)})
 
 
 def send_password_reset(email: str) -> User | None:
     """Email a reset link to the active account with ``email``, if there is one; returns that user.
 
-    Runs in the job; the caller commits (the mail is queued after that commit).
+    Runs in the outbox delivery; the caller commits (the mail is queued in that transaction).
     """
     user = accounts.get_user_by_email(email)
     if user is None or not user.is_active:
