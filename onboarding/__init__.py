@@ -35,11 +35,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from onboarding.web import converters, errors, security, sessions
+    from onboarding.web import converters, errors, nav, security, sessions
 
     converters.init_app(app)  # before any blueprint adds a rule
     security.init_app(app)
     errors.init_app(app)
+    nav.init_app(app)
     sessions.init_app(app, login_manager)
     app.jinja_env.globals["app_version"] = __version__
 

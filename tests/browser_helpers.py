@@ -54,3 +54,21 @@ def page_fixture(chromium: str) -> Iterator[Any]:
             yield context.new_page()
         finally:
             browser.close()
+
+
+def sign_out(page: Any) -> None:
+    """Press "Sign out" in the app shell: in the account menu (wide windows) or the phone menu."""
+    for menu in ("#account-menu", "#phone-menu"):
+        summary = page.locator(f"{menu} > summary")
+        if summary.count() and summary.is_visible():
+            if page.locator(menu).get_attribute("open") is None:
+                summary.click()
+            page.locator(menu).get_by_role("button", name="Sign out").click()
+            return
+    raise AssertionError("no visible menu with a Sign out button")
+
+
+def open_account_menu(page: Any) -> None:
+    """Open the account menu (wide windows), where ``#nav-account`` links to the account settings."""
+    if page.locator("#account-menu").get_attribute("open") is None:
+        page.locator("#account-menu > summary").click()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser_helpers import sign_out
 from tests.conftest import chromium_path, free_port
 from tests.serve_helpers import PASSWORD, Server
 
@@ -81,7 +82,7 @@ def _expect_org_home(page: Any, server: Server) -> None:
 
 
 def _sign_out_and_in(page: Any, server: Server, email: str, *, js: bool) -> None:
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
     page.wait_for_url(f"{server.url}/auth/login/", timeout=15000)
     assert page.get_by_role("button", name="Sign out").count() == 0
 

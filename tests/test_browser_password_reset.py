@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser_helpers import open_account_menu, sign_out
 from tests.conftest import chromium_path, free_port
 
 OLD_PASSWORD = "old horse battery staple"
@@ -183,7 +184,7 @@ def test_forgotten_password_reset_in_a_real_browser(
             page.wait_for_url(org_url)  # signed in by the reset
 
             # Signing in again with the new password works; the old one does not.
-            page.click("nav button:has-text('Sign out')")
+            sign_out(page)
             page.wait_for_url(re.compile(r"/auth/login/"))
             _sign_in(page, base, OLD_PASSWORD)
             expect(page.locator("#login-error")).to_contain_text("Please enter a correct email and password")
@@ -227,6 +228,7 @@ def test_account_page_ends_another_session_with_htmx(server: tuple[str, Path]) -
             page = browser.new_context().new_page()
             _sign_in(page, base, OLD_PASSWORD)
             page.wait_for_url(org_url)
+            open_account_menu(page)
             page.click("#nav-account")
             page.wait_for_url(f"{base}/account/settings/")
             rows = page.locator("#sessions tbody tr")

@@ -12,7 +12,7 @@ from onboarding.accounts.models import User
 from onboarding.extensions import db
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import AuthIdentity, OrgFlags
-from tests.browser_helpers import chromium_fixture, live_fixture, page_fixture  # noqa: F401
+from tests.browser_helpers import chromium_fixture, live_fixture, page_fixture, sign_out  # noqa: F401
 from tests.factories import PASSWORD, make_invite, make_member, make_org, make_team, make_user
 from tests.invite_security_helpers import accept_path, put_on_team
 from tests.oidc_helpers import configure, oidc_provider_fixture  # noqa: F401
@@ -49,7 +49,7 @@ def test_accept_invite_into_sso_required_org_through_the_real_provider(app, live
     page.wait_for_url(f"{live}/organizations/acme/")
     assert page.locator("h1").inner_text() == "Acme"
     assert "You have been added to the Acme organization." in page.content()
-    assert "pat@example.com" in page.locator("#nav-account").inner_text()
+    assert "pat@example.com" in page.locator("#account-menu > summary").inner_text()
 
     user, member = _membership(org, "pat@example.com")
     assert member is not None and member.id == invite.id  # the invite itself, not a JIT membership
@@ -99,7 +99,7 @@ def test_enroll_totp_while_holding_an_invite_to_a_2fa_org_and_land_in_it(app, li
     _user, member = _membership(org, "newbie@example.com")
     assert member is not None and member.id == invite.id and member.role == "manager"
     # The second factor is really on: signing out and in again asks for a code.
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
     page.goto(f"{live}/auth/login/")
     page.fill("#login-username", "newbie@example.com")
     page.fill("#login-password", PASSWORD)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("avatars", __name__)
 
-from onboarding.avatars import views  # noqa: E402,F401
+from onboarding.avatars import badges, views  # noqa: E402,F401
