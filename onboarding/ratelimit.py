@@ -10,6 +10,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from onboarding.redisconn import REDIS_DOWN, get_redis
@@ -75,32 +76,53 @@ def _key(limit: Limit, subject: str, now: float) -> tuple[str, int]:
 
 def retry_after(limit: Limit, subject: str) -> int:
     """Seconds until ``subject`` may try again, or 0 when it is under the limit."""
+    return retry_after_any([(limit, subject)])
+
+
+def retry_after_any(checks: Sequence[tuple[Limit, str]]) -> int:
+    """The longest wait among several (limit, subject) checks, read in one Redis round trip (MGET)."""
+    if not checks:
+        return 0
     now = clock()
-    key, window_end = _key(limit, subject, now)
+    keys = [_key(limit, subject, now) for limit, subject in checks]
     try:
-        raw = get_redis().get(key)
-        count = int(raw) if raw else 0
+        raw = get_redis().mget([key for key, _ in keys])
     except REDIS_DOWN as exc:
         _warn(exc)
-        count = 0
-    count = max(count, memory.get(key))
-    return max(1, int(window_end - now)) if count >= limit.limit else 0
+        raw = [None] * len(keys)
+    wait = 0
+    for (limit, _), (key, window_end), value in zip(checks, keys, raw, strict=True):
+        count = max(int(value) if value else 0, memory.get(key))
+        if count >= limit.limit:
+            wait = max(wait, max(1, int(window_end - now)))
+    return wait
 
 
 def hit(limit: Limit, subject: str) -> int:
     """Count one event for ``subject``; returns the count in the current window."""
+    return hit_all([(limit, subject)])[0]
+
+
+def hit_all(checks: Sequence[tuple[Limit, str]]) -> list[int]:
+    """Count one event for each (limit, subject), in one Redis round trip; returns the counts.
+
+    A plain pipeline (no MULTI/EXEC): INCR and EXPIRE of a key travel together, and a counter whose
+    EXPIRE were lost would still be named after its window, so it could never count in a later one."""
     now = clock()
-    key, window_end = _key(limit, subject, now)
-    ttl = max(1, int(window_end - now)) + 1
+    keys = []
+    for limit, subject in checks:
+        key, window_end = _key(limit, subject, now)
+        keys.append((key, max(1, int(window_end - now)) + 1))
     try:
-        pipe = get_redis().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, ttl)
-        count, _ = pipe.execute()
-        return int(count)
+        pipe = get_redis().pipeline(transaction=False)
+        for key, ttl in keys:
+            pipe.incr(key)
+            pipe.expire(key, ttl)
+        results = pipe.execute()
+        return [int(count) for count in results[::2]]
     except REDIS_DOWN as exc:
         _warn(exc)
-        return memory.incr(key, ttl)
+        return [memory.incr(key, ttl) for key, ttl in keys]
 
 
 def reset(limit: Limit, subject: str) -> None:

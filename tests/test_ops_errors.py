@@ -200,6 +200,10 @@ def test_events_also_go_to_sentry_when_a_dsn_is_set(tmp_path, database_url, redi
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
+            elif self.headers.get("Content-Encoding") == "br":  # sentry-sdk's choice once brotli is installed
+                import brotli
+
+                body = brotli.decompress(body)
             received.append(body)
             self.send_response(200)
             self.end_headers()

@@ -26,19 +26,19 @@ def _limits() -> tuple[ratelimit.Limit, ratelimit.Limit]:
 
 def login_retry_after(email: str, ip: str | None) -> int:
     """Seconds to wait when failed sign-ins for this email or IP reached their limit; 0 otherwise."""
-    by_email, by_ip = _limits()
-    waits = [ratelimit.retry_after(by_email, accounts.normalize_email(email))] if email else []
-    if ip:
-        waits.append(ratelimit.retry_after(by_ip, ip))
-    return max(waits, default=0)
+    return ratelimit.retry_after_any(_subjects(email, ip))
 
 
 def record_login_failure(email: str, ip: str | None) -> None:
+    ratelimit.hit_all(_subjects(email, ip))
+
+
+def _subjects(email: str, ip: str | None) -> list[tuple[ratelimit.Limit, str]]:
     by_email, by_ip = _limits()
-    if email:
-        ratelimit.hit(by_email, accounts.normalize_email(email))
+    checks = [(by_email, accounts.normalize_email(email))] if email else []
     if ip:
-        ratelimit.hit(by_ip, ip)
+        checks.append((by_ip, ip))
+    return checks
 
 
 def login_page_retry_after(ip: str | None) -> int:

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 import sentry_sdk
-from flask import Flask, current_app, g, has_app_context, has_request_context
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.integrations.redis import RedisIntegration
@@ -74,6 +74,8 @@ def store(app: Flask, event: dict[str, Any]) -> None:
 def _before_send(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
     """Runs for local and remote alike: only the user id (no email, no IP), tags for request and job."""
     if has_request_context():
+        # Without the SDK's Flask integration (no DSN), the request is named here: method and URL.
+        event.setdefault("request", {"method": request.method, "url": request.base_url})
         # The user this request loaded, without a query: the failed request's session is rolled back and
         # loading again would start a transaction (on SQLite, a write lock the capture then waits for).
         state = sa_inspect(g.get("_login_user"), raiseerr=False)
@@ -110,12 +112,23 @@ def init_app(app: Flask) -> None:
         "traces_sample_rate": None,
         "auto_session_tracking": False,
         "before_send": _before_send,
-        # Log records become breadcrumbs only; error events come from real exceptions.
-        "integrations": [LoggingIntegration(level=logging.INFO, event_level=None)],
-        # Redis breadcrumbs would carry key names such as rate-limit keys with email addresses.
-        "disabled_integrations": [RedisIntegration()],
         "in_app_include": ["onboarding"],
     }
+    if dsn:
+        # For Sentry itself: its Flask, SQLAlchemy, … integrations add request data, breadcrumbs and spans.
+        # Log records become breadcrumbs only; error events come from real exceptions.
+        options["integrations"] = [LoggingIntegration(level=logging.INFO, event_level=None)]
+        # Redis breadcrumbs would carry key names such as rate-limit keys with email addresses.
+        options["disabled_integrations"] = [RedisIntegration()]
+    else:
+        # Local capture only: the app captures its own errors (web.errors, database.on_commit), so the SDK
+        # wraps no request and no SQL statement (that instrumentation cost ~10 % of a page view and its
+        # breadcrumbs are never stored here). Jobs keep RQ's integration, which captures a failed job.
+        from sentry_sdk.integrations.rq import RqIntegration
+
+        options["default_integrations"] = False
+        options["auto_enabling_integrations"] = False
+        options["integrations"] = [RqIntegration()]
     options["transport"] = LocalTransport({**_transport_defaults(), **options})
     sentry_sdk.init(**options)
     _state["key"] = key
