@@ -54,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from onboarding.members import bp as members_bp
     from onboarding.ops import bp as ops_bp
     from onboarding.orgs import bp as orgs_bp
+    from onboarding.passkeys import bp as passkeys_bp
     from onboarding.setup import bp as setup_bp
     from onboarding.sso import bp as sso_bp
     from onboarding.tokens import bp as tokens_bp
@@ -75,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         avatars_bp,
         files_bp,
         useradmin_bp,
+        passkeys_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -10,6 +10,7 @@ from onboarding.ops import models as ops  # noqa: F401
 from onboarding.orgs import models as orgs  # noqa: F401
 from onboarding.orgs import onboarding_tasks, options  # noqa: F401
 from onboarding.outbox import models as outbox  # noqa: F401
+from onboarding.passkeys import models as passkeys  # noqa: F401
 from onboarding.selfservice import models as selfservice  # noqa: F401
 from onboarding.setup import models as setup  # noqa: F401
 from onboarding.tokens import models as tokens  # noqa: F401

@@ -35,6 +35,31 @@ def start_second_step(user: User, org: Organization | None) -> Response:
     return see_other(url_for("twofactor.challenge"))
 
 
+def finish_second_step(user: User, org_id: int | None, method: str) -> str:
+    """The second factor was accepted (``method``: ``totp`` or ``passkey``): sign in, record it, and
+    return where to go. The caller commits."""
+    from onboarding.audit import service as audit
+    from onboarding.auth.flow import client_ip, login_redirect, sign_in
+    from onboarding.orgs import service as orgs
+
+    tf.clear_pending()
+    sso_org_id = session.pop("_pending_sso", None)
+    sign_in(user)
+    if org_id is not None and sso_org_id == org_id:
+        from onboarding.sso.flow import mark_sso_complete
+
+        mark_sso_complete(org_id)
+    if org_id is not None:
+        org = db.session.get(Organization, org_id)
+        if org is not None and orgs.get_membership(org, user) is not None:
+            session["activeorg"] = org.slug
+    data: dict[str, object] = {"two_factor": True}
+    if method != "totp":
+        data["method"] = method
+    audit.record("user.login.success", organization_id=org_id, actor=user, ip_address=client_ip(), data=data)
+    return login_redirect(user)
+
+
 def after_2fa_enrolled(user: User) -> str | None:
     """Follow-up of a confirmed enrollment; returns the page to continue to, if any.
 

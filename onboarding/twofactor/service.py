@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pyotp
@@ -49,11 +50,29 @@ def get_authenticator(user: User | int) -> Authenticator | None:
     )
 
 
-def user_has_2fa(user_id: int) -> bool:
+# Other kinds of second factor (passkeys) add a check here: ``check(user_id) -> bool``.
+OTHER_FACTORS: list[Callable[[int], bool]] = []
+
+
+def add_second_factor_check(check: Callable[[int], bool]) -> None:
+    if check not in OTHER_FACTORS:
+        OTHER_FACTORS.append(check)
+
+
+def user_has_totp(user_id: int) -> bool:
     return (
         db.session.scalar(select(Authenticator.id).where(Authenticator.user_id == user_id).limit(1))
         is not None
     )
+
+
+def user_has_2fa(user_id: int) -> bool:
+    """Whether the user has any second factor: the authenticator app, or another kind (a passkey)."""
+    return user_has_totp(user_id) or any(check(user_id) for check in OTHER_FACTORS)
+
+
+def has_other_factor(user_id: int) -> bool:
+    return any(check(user_id) for check in OTHER_FACTORS)
 
 
 def remaining_recovery_codes(auth: Authenticator) -> int:
@@ -156,10 +175,10 @@ def orgs_requiring_2fa(user: User) -> list[str]:
 def remove(user: User) -> bool:
     """Delete the user's authenticator and recovery codes; True if there was one.
 
-    Raises :class:`TwoFactorError` while the user belongs to an organization that requires it
-    (as Sentry refuses to delete the last authenticator then).
+    Raises :class:`TwoFactorError` while the user belongs to an organization that requires it and
+    has no other second factor (as Sentry refuses to delete the last authenticator then).
     """
-    required_by = orgs_requiring_2fa(user)
+    required_by = [] if has_other_factor(user.id) else orgs_requiring_2fa(user)
     if required_by:
         raise TwoFactorError(
             "Two-factor authentication cannot be turned off: it is required by "

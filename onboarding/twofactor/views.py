@@ -11,15 +11,14 @@ from werkzeug.wrappers import Response
 
 from onboarding.audit import service as audit
 from onboarding.auth import service as auth_service
-from onboarding.auth.flow import client_ip, login_redirect, sign_in
+from onboarding.auth.flow import client_ip
 from onboarding.extensions import db
-from onboarding.orgs import service as orgs
 from onboarding.orgs.access import org_required
-from onboarding.orgs.models import Organization, OrgFlags
+from onboarding.orgs.models import OrgFlags
 from onboarding.passwords import verify_password
 from onboarding.twofactor import bp, policy
 from onboarding.twofactor import service as tf
-from onboarding.twofactor.flow import after_2fa_enrolled
+from onboarding.twofactor.flow import after_2fa_enrolled, finish_second_step
 from onboarding.twofactor.forms import CodeForm, PasswordConfirmForm, Require2FAForm
 from onboarding.web.htmx import render, see_other
 
@@ -38,13 +37,23 @@ def challenge() -> Response:
         return see_other(url_for("auth.login"))
     user, org_id = found
     form = CodeForm()
+    # A user may have the app, passkeys, or both; the page offers what they have.
+    has_totp = tf.user_has_totp(user.id)
+    has_other = tf.has_other_factor(user.id)
     if request.method == "GET":
-        return render("twofactor/challenge.html", form=form)
+        return render("twofactor/challenge.html", form=form, has_totp=has_totp, has_other=has_other)
 
     def fail(message: str, status: int) -> Response:
         form.otp.data = ""
         form.otp.errors = [message]
-        return render("twofactor/challenge.html", block="form", status=status, form=form)
+        return render(
+            "twofactor/challenge.html",
+            block="form",
+            status=status,
+            form=form,
+            has_totp=has_totp,
+            has_other=has_other,
+        )
 
     wait = tf.retry_after(user.id)
     if wait:
@@ -58,25 +67,7 @@ def challenge() -> Response:
         audit.record("user.2fa.failure", organization_id=org_id, actor=user, ip_address=client_ip(), data={})
         db.session.commit()
         return fail(tf.INVALID_CODE, 422)
-    tf.clear_pending()
-    sso_org_id = session.pop("_pending_sso", None)
-    sign_in(user)
-    if org_id is not None and sso_org_id == org_id:
-        from onboarding.sso.flow import mark_sso_complete
-
-        mark_sso_complete(org_id)
-    if org_id is not None:
-        org = db.session.get(Organization, org_id)
-        if org is not None and orgs.get_membership(org, user) is not None:
-            session["activeorg"] = org.slug
-    audit.record(
-        "user.login.success",
-        organization_id=org_id,
-        actor=user,
-        ip_address=client_ip(),
-        data={"two_factor": True},
-    )
-    target = login_redirect(user)
+    target = finish_second_step(user, org_id, "totp")
     db.session.commit()
     return see_other(target)
 
@@ -84,7 +75,7 @@ def challenge() -> Response:
 # --- enrollment on the account's security page ----------------------------------------------------
 
 
-def _security_page(status: int = 200, **ctx: Any) -> Response:
+def security_page(status: int = 200, **ctx: Any) -> Response:
     auth = tf.get_authenticator(current_user)
     page: dict[str, Any] = {
         "auth": auth,
@@ -104,7 +95,7 @@ def _security_page(status: int = 200, **ctx: Any) -> Response:
 @bp.route("/account/settings/security/", methods=["GET"])
 @login_required
 def security() -> Response:
-    return _security_page()
+    return security_page()
 
 
 @bp.route("/account/settings/security/", methods=["POST"])
@@ -113,14 +104,14 @@ def enroll() -> Response:
     form = CodeForm()
     secret = session.get(tf.ENROLL_KEY)
     if not form.validate() or not secret:
-        return _security_page(422, enroll_form=form)
+        return security_page(422, enroll_form=form)
     try:
         codes = tf.confirm_enrollment(current_user, str(secret), form.otp.data)
     except tf.TwoFactorError as exc:
         db.session.rollback()
         form.otp.errors = [str(exc)]
         form.otp.data = ""
-        return _security_page(422, enroll_form=form)
+        return security_page(422, enroll_form=form)
     session.pop(tf.ENROLL_KEY, None)
     audit.record("user.2fa.enroll", actor=current_user, ip_address=client_ip(), data={"type": "totp"})
     next_url = after_2fa_enrolled(current_user)
@@ -129,7 +120,7 @@ def enroll() -> Response:
     # invite was accepted) are held back from this page, which would consume them, and put back.
     held = session.pop("_flashes", None)
     # The recovery codes are shown in this answer only; they are stored hashed.
-    resp = _security_page(
+    resp = security_page(
         recovery_codes=codes,
         next_url=next_url,
         just_enrolled=True,
@@ -161,15 +152,15 @@ def remove() -> Response:
     form = PasswordConfirmForm()
     if not current_user.has_usable_password():
         form.password.errors = ["Set a password for your account first; then two-factor can be removed."]
-        return _security_page(422, remove_form=form)
+        return security_page(422, remove_form=form)
     if not _password_ok(form):
-        return _security_page(422, remove_form=form)
+        return security_page(422, remove_form=form)
     try:
         removed = tf.remove(current_user)
     except tf.TwoFactorError as exc:
         db.session.rollback()
         form.password.errors = [str(exc)]
-        return _security_page(403, remove_form=form)
+        return security_page(403, remove_form=form)
     if removed:
         audit.record("user.2fa.remove", actor=current_user, ip_address=client_ip(), data={"type": "totp"})
     db.session.commit()
@@ -186,13 +177,13 @@ def regenerate() -> Response:
         return see_other(url_for("twofactor.security"))
     if not current_user.has_usable_password():
         form.password.errors = ["Set a password for your account first."]
-        return _security_page(422, regen_form=form)
+        return security_page(422, regen_form=form)
     if not _password_ok(form):
-        return _security_page(422, regen_form=form)
+        return security_page(422, regen_form=form)
     codes = tf.regenerate_recovery_codes(auth)
     audit.record("user.2fa.recovery-codes", actor=current_user, ip_address=client_ip(), data={})
     db.session.commit()
-    return _security_page(recovery_codes=codes)
+    return security_page(recovery_codes=codes)
 
 
 # --- an organization's two-factor policy ----------------------------------------------------------
