@@ -19,6 +19,7 @@ from onboarding.members import service as rules
 from onboarding.orgs import roles
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import InviteStatus, Organization, OrganizationMember, OrgFlags, Team
+from onboarding.web.converters import bounded_id
 
 TWO_FACTOR_REQUIRED = "Organization requires two-factor authentication to be enabled"
 
@@ -134,9 +135,10 @@ def invite_member(org_slug: str) -> Any:
 
 
 def _member(member_id: str) -> OrganizationMember | None:
-    if not member_id.isdigit():
+    number = bounded_id(member_id)
+    if number is None:
         return None
-    member = db.session.get(OrganizationMember, int(member_id))
+    member = db.session.get(OrganizationMember, number)
     return member if member is not None and member.organization_id == g.org.id else None
 
 

@@ -21,6 +21,7 @@ from onboarding.orgs import roles
 from onboarding.orgs import service as orgs
 from onboarding.orgs.access import effective_role, org_required
 from onboarding.orgs.models import OrganizationMember, OrgFlags, Team
+from onboarding.web.converters import page_number
 from onboarding.web.htmx import is_htmx, render, see_other
 
 TEMPLATE = "members/list.html"
@@ -241,7 +242,7 @@ def join_request(org_slug: str) -> Response:
 def audit_log(org_slug: str) -> str:
     from onboarding.audit.models import AuditLogEntry
 
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number(request.args.get("page"))
     per_page = 50
     entries = list(
         db.session.scalars(

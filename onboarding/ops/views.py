@@ -15,6 +15,7 @@ from onboarding.ops import bp, superuser_required
 from onboarding.ops import status as ops_status
 from onboarding.ops.models import ErrorEvent, ErrorIssue
 from onboarding.redisconn import REDIS_DOWN
+from onboarding.web.converters import page_number
 from onboarding.web.htmx import render, see_other
 
 PAGE_SIZE = 50
@@ -22,10 +23,7 @@ JOBS_SHOWN = 20
 
 
 def _page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
+    return page_number(request.args.get("page"))
 
 
 @bp.get("/errors/")

@@ -26,6 +26,7 @@ from onboarding.selfservice import bp
 from onboarding.selfservice import service as selfservice
 from onboarding.selfservice.forms import EmailChangeForm, PasswordChangeForm, ProfileForm
 from onboarding.selfservice.useragent import describe
+from onboarding.web.converters import bounded_id
 from onboarding.web.htmx import is_htmx, render, see_other
 
 TEMPLATE = "account/settings.html"
@@ -198,9 +199,8 @@ def _resend() -> Response:
 
 
 def _end_session() -> Response:
-    try:
-        session_id = int(request.form.get("session_id", ""))
-    except ValueError:
+    session_id = bounded_id(request.form.get("session_id", ""))
+    if session_id is None:
         abort(400, "Choose a session to end.")
     record = db.session.scalar(
         select(UserSession).where(UserSession.id == session_id, UserSession.user_id == current_user.id)

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from onboarding.accounts.models import User
 from onboarding.extensions import db, utcnow
 from onboarding.selfservice.models import AccountToken, TokenPurpose
+from onboarding.web.converters import bounded_id
 
 # token_urlsafe(32): 256 random bits, 43 URL-safe characters. Anything else is refused before any lookup.
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -51,9 +52,8 @@ def find(user_id: int | str, raw: str, purpose: str) -> AccountToken | None:
     """
     if not isinstance(raw, str) or not _TOKEN_RE.match(raw):
         return None
-    try:
-        uid = int(user_id)
-    except (TypeError, ValueError):
+    uid = bounded_id(user_id)
+    if uid is None:
         return None
     token = db.session.scalar(
         select(AccountToken).where(

@@ -13,6 +13,7 @@ from onboarding.ops import superuser_required
 from onboarding.orgs import service as orgs
 from onboarding.useradmin import bp
 from onboarding.useradmin import service as admin
+from onboarding.web.converters import page_number
 from onboarding.web.htmx import is_htmx, render, see_other
 
 TEMPLATE = "manage/users.html"
@@ -22,7 +23,7 @@ TEMPLATE = "manage/users.html"
 @superuser_required
 def users() -> Response:
     query = (request.args.get("q") or "")[:100]
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number(request.args.get("page"))
     found, more = admin.search(query, page)
     memberships = {u.id: orgs.memberships(u) for u in found}
     return render(
