@@ -87,6 +87,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from onboarding.teams import bp as teams_bp
 
     app.register_blueprint(teams_bp)
+    from onboarding.audit import bp as audit_bp
+    from onboarding.deletion import bp as deletion_bp
+
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(deletion_bp)
 
     @app.get("/")
     def index() -> Any:

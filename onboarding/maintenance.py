@@ -1,4 +1,5 @@
-"""The hourly clean-up: stored files nothing uses, stalled avatar uploads, long-expired invites.
+"""The hourly clean-up: stored files nothing uses, stalled avatar uploads, long-expired invites, deleted
+organizations whose removal job was lost.
 
 The worker runs :func:`run` once an hour (``tasks.maintenance``, scheduled by the periodic sweep with
 the hour in its job id, so several workers still run it once). ``onboarding maintenance`` runs it now,
@@ -28,12 +29,14 @@ class Report:
     stored_copies: int = 0
     requeued_uploads: int = 0
     expired_invites: int = 0
+    deleted_organizations: int = 0
 
     def describe(self) -> str:
         return (
             f"Deleted {self.avatar_files} orphaned avatar file(s), {self.blobs} unreferenced blob(s) and "
             f"{self.stored_copies} orphaned stored copy(ies); re-queued {self.requeued_uploads} stalled "
-            f"avatar upload(s); removed {self.expired_invites} long-expired invite(s)."
+            f"avatar upload(s); removed {self.expired_invites} long-expired invite(s) and "
+            f"{self.deleted_organizations} deleted organization(s) whose job was lost."
         )
 
 
@@ -66,8 +69,20 @@ def remove_expired_invites(report: Report, *, batch: int = 500) -> Report:
     return report
 
 
+def purge_deleted_organizations(report: Report) -> Report:
+    """Organizations deleted whose removal job never ran (e.g. Redis was down at the time)."""
+    from onboarding.deletion import service as deletion
+
+    with write_intent(True):
+        for org_id in deletion.pending_deletions():
+            report.deleted_organizations += deletion.purge_organization(org_id)
+            db.session.commit()
+    return report
+
+
 def run(grace_seconds: int | None = None) -> Report:
-    report = collect_files(Report(), grace_seconds)
+    report = purge_deleted_organizations(Report())
+    collect_files(report, grace_seconds)
     remove_expired_invites(report)
     log.info("maintenance: %s", report.describe())
     return report

@@ -120,3 +120,13 @@ def save_avatar_upload(upload_id: int) -> None:
 
     avatars.save_upload(upload_id)
     db.session.commit()
+
+
+def purge_organization(org_id: int) -> None:
+    """After an organization was deleted: remove its rows (by cascade) and its files (blobs that no other
+    file uses are collected after this commit). Idempotent."""
+    from onboarding.deletion import service as deletion
+    from onboarding.extensions import db
+
+    deletion.purge_organization(org_id)
+    db.session.commit()

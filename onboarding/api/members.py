@@ -213,6 +213,14 @@ def delete_member(org_slug: str, member_id: str) -> Any:
     return "", 204
 
 
+def _actor(entry: AuditLogEntry) -> dict[str, Any] | None:
+    if entry.actor is not None:
+        return serialize_user(entry.actor)
+    if entry.actor_deleted:
+        return {"id": None, "name": entry.actor_name}
+    return {"name": entry.actor_label} if entry.actor_label else None
+
+
 @bp.route("/organizations/<org_slug>/audit-logs/", methods=["GET"])
 @org_api("member:invite")
 def audit_logs(org_slug: str) -> Any:
@@ -228,9 +236,7 @@ def audit_logs(org_slug: str) -> Any:
             {
                 "id": str(e.id),
                 "event": e.event,
-                "actor": serialize_user(e.actor)
-                if e.actor
-                else ({"name": e.actor_label} if e.actor_label else None),
+                "actor": _actor(e),
                 "targetObject": e.target_object,
                 "targetUser": serialize_user(e.target_user),
                 "ipAddress": e.ip_address,

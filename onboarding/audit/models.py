@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from onboarding.accounts.models import User
@@ -22,6 +22,8 @@ class AuditLogEntry(db.Model):  # type: ignore[name-defined,misc]
     event: Mapped[str] = mapped_column(String(64), index=True)  # API name, e.g. "member.invite"
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), nullable=True)
     actor_label: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    # Set when the actor's account was deleted: the entry stays, the actor is shown as "Deleted user".
+    actor_deleted: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=False)
     target_object: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     target_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("user.id", ondelete="SET NULL"), nullable=True
@@ -32,3 +34,10 @@ class AuditLogEntry(db.Model):  # type: ignore[name-defined,misc]
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     target_user: Mapped[User | None] = relationship(foreign_keys=[target_user_id])
+
+    @property
+    def actor_name(self) -> str | None:
+        """Who acted, as pages show it: "Deleted user" once their account is gone."""
+        if self.actor_deleted:
+            return "Deleted user"
+        return self.actor_label

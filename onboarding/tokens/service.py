@@ -13,10 +13,11 @@ from onboarding.database import write_intent
 from onboarding.extensions import db, utcnow
 from onboarding.tokens.models import ApiToken
 
-# Sentry's scope names. A write scope includes the matching read scope.
+# Sentry's scope names. A write scope includes the matching read scope; an admin scope both.
 SCOPES: dict[str, str] = {
     "org:read": "Read organizations",
     "org:write": "Change organizations",
+    "org:admin": "Delete organizations",
     "member:read": "Read members and invites",
     "member:write": "Invite, change and remove members",
 }
@@ -35,7 +36,11 @@ def hash_token(raw: str) -> str:
 
 def effective_scopes(scopes: list[str]) -> set[str]:
     result = set(scopes)
-    result.update(s.replace(":write", ":read") for s in scopes if s.endswith(":write"))
+    for scope in scopes:
+        if scope.endswith(":admin"):
+            result.update((scope.replace(":admin", ":write"), scope.replace(":admin", ":read")))
+        elif scope.endswith(":write"):
+            result.add(scope.replace(":write", ":read"))
     return result
 
 
