@@ -45,7 +45,7 @@ ORGANIZATION_SETTINGS: tuple[NavLink, ...] = (
     NavLink("Security", "twofactor.org_security", "org:admin"),
     NavLink("Single sign-on", "sso.settings", "org:admin"),
     NavLink("Webhooks", "webhooks.endpoints", "org:admin", also=("webhooks.detail",)),
-    NavLink("Delete organization", "orgs.delete", "org:admin"),
+    NavLink("Delete organization", "deletion.organization", "org:admin"),
 )
 
 ACCOUNT: tuple[NavLink, ...] = (
@@ -55,14 +55,14 @@ ACCOUNT: tuple[NavLink, ...] = (
     NavLink("Sessions", "account.settings", anchor="#sessions"),
     NavLink("API tokens", "tokens.index"),
     NavLink("Invites", "invites.inbox"),
-    NavLink("Delete account", "account.delete"),
+    NavLink("Delete account", "deletion.account"),
 )
 
 SUPERUSER: tuple[NavLink, ...] = (
     NavLink("Users", "useradmin.users"),
     NavLink("Status", "ops.status"),
     NavLink("Errors", "ops.errors", also=("ops.error_detail",)),
-    NavLink("Instance audit log", "ops.audit_log"),
+    NavLink("Instance audit log", "audit.instance_log"),
 )
 
 GROUPS = {
