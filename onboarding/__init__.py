@@ -10,8 +10,9 @@ from flask import Flask
 
 from onboarding import config
 from onboarding.extensions import csrf, db, login_manager, migrate
+from onboarding.version import __version__
 
-__version__ = "0.1.0"
+__all__ = ["__version__", "create_app"]
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
 
@@ -35,13 +36,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from onboarding.web import converters, errors, nav, security, sessions
+    from onboarding.web import converters, errors, htmx, nav, security, sessions
 
     converters.init_app(app)  # before any blueprint adds a rule
+    htmx.init_app(app)  # request.htmx
     security.init_app(app)
     errors.init_app(app)
     nav.init_app(app)
-    sessions.init_app(app, login_manager)
+    from onboarding.accounts.service import load_session_user, touch_session
+
+    sessions.init_app(app, login_manager, load_user=load_session_user, touch=touch_session)
     app.jinja_env.globals["app_version"] = __version__
 
     from onboarding import models  # noqa: F401  (every table: migrations and the buffer see them all)
@@ -105,11 +109,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from onboarding.avatars import uploads
 
     uploads.init_app(app)  # runs first: the upload size limit is checked before CSRF reads the body
-    from onboarding import logs, metrics
-    from onboarding.ops import capture
+    from onboarding import buffer, logs, metrics
+    from onboarding.outbox.service import schedule_detached
+
+    buffer.init_app(app, fallback=lambda payload: schedule_detached("buffer_incr", payload))
+    from onboarding.ops import capture, status
 
     capture.init_app(app)
-    metrics.init_app(app)
+    metrics.init_app(app, state=status)
     logs.init_app(app)
 
     return app

@@ -15,13 +15,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import Flask, current_app
 from redis.exceptions import RedisError
 from sqlalchemy import DateTime, Integer, String, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from onboarding.database import on_commit, write_intent
 from onboarding.extensions import db, utcnow
@@ -114,12 +116,14 @@ def _schedule_flush() -> None:
         log.warning("could not schedule a counter flush (%s)", exc)
 
 
-def _via_outbox(payload: dict[str, Any]) -> None:
-    # This runs after the caller's commit, so on a session of its own; the sweep delivers it.
-    from onboarding.outbox.models import OutboxMessage
+def init_app(app: Flask, *, fallback: Callable[[dict[str, Any]], None]) -> None:
+    """``fallback(payload)`` keeps an increment that Redis could not take (the outbox, whose receiver
+    calls :func:`apply`); it runs after the caller's commit, so it must use a transaction of its own."""
+    app.extensions["buffer_fallback"] = fallback
 
-    with write_intent(True), Session(db.engine) as session, session.begin():
-        session.add(OutboxMessage(category="buffer_incr", payload=payload))
+
+def _via_outbox(payload: dict[str, Any]) -> None:
+    current_app.extensions["buffer_fallback"](payload)
 
 
 def _jsonable(extra: dict[str, Any]) -> dict[str, Any]:

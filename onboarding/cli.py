@@ -209,7 +209,10 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
                 else " (set ONBOARDING_REDIS_URL, or run `onboarding serve`)"
             )
             raise click.ClickException(f"cannot reach Redis at {_safe_url(where)}{hint}: {exc}") from None
-    run_worker(app, queues or QUEUES, burst=burst)
+    from onboarding.tasks import sweep
+
+    # The outbox sweep, counter flush and hourly clean-up, from every worker's own loop.
+    run_worker(app, queues or QUEUES, burst=burst, periodic=sweep)
 
 
 def _safe_url(url: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from flask import Flask, g, has_request_context, request
 from werkzeug.wrappers import Response
 
-from onboarding.ops.events import scrub_text
+from onboarding.web.logmask import scrub_text
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("onboarding.access")

@@ -20,14 +20,11 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, render_template
-
-if TYPE_CHECKING:
-    from onboarding.outbox.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -175,28 +172,3 @@ def unseal(payload: dict[str, Any]) -> dict[str, Any]:
             "(every process must share ONBOARDING_SECRET_KEY)"
         ) from None
     return message
-
-
-def schedule_email(
-    to: str, subject: str, text: str, html: str | None, *, ref: dict[str, int] | None = None
-) -> OutboxMessage:
-    """Queue a rendered email in the caller's transaction (sealed; see :func:`seal`). ``ref`` (ids only,
-    kept unsealed) lets the delivery record what it delivered, e.g. ``{"invite_member_id": 12}``."""
-    from onboarding.outbox.service import schedule
-
-    payload = seal({"to": to, "subject": subject, "text": text, "html": html})
-    if ref:
-        payload["ref"] = ref
-    return schedule("email", payload)
-
-
-def queue_email(to: str, template: str, *, ref: dict[str, int] | None = None, **ctx: Any) -> OutboxMessage:
-    """Render now; send from the ``email`` queue once the current transaction has committed.
-
-    The message goes through the outbox (written in the caller's transaction), so an email is neither
-    sent for a change that rolled back nor lost when Redis is down or a worker dies; failed deliveries are
-    retried with doubling backoff.
-    """
-    to = single_address(to)  # refuse a bad recipient now, in the request, not later in the worker
-    subject, text, html = render_email(template, **ctx)
-    return schedule_email(to, subject, text, html, ref=ref)

@@ -20,7 +20,8 @@ import hmac
 import ipaddress
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import (
@@ -84,12 +85,24 @@ def job_finished(queue: str, seconds: float, ok: bool) -> None:
         JOB_FAILURES.labels(queue=queue).inc()
 
 
+class StateSource(Protocol):
+    """Where the scrape-time gauges come from (``onboarding.ops.status``, given by the app factory)."""
+
+    def queue_states(self) -> Sequence[Any]: ...
+
+    def workers(self) -> Sequence[Any]: ...
+
+    def outbox_backlog(self) -> int | None: ...
+
+
 class StateCollector:
     """Gauges read at scrape time (needs an application context)."""
 
-    def collect(self) -> Iterator[Metric]:
-        from onboarding.ops import status
+    def __init__(self, status: StateSource) -> None:
+        self.status = status
 
+    def collect(self) -> Iterator[Metric]:
+        status = self.status
         redis_up = GaugeMetricFamily("onboarding_redis_up", "Whether Redis answered this scrape.")
         try:
             states = status.queue_states()
@@ -154,7 +167,7 @@ def metrics() -> Response:
     else:
         body = generate_latest(REGISTRY)
     state = CollectorRegistry()
-    state.register(StateCollector())  # type: ignore[arg-type]
+    state.register(StateCollector(current_app.extensions["metrics_state"]))  # type: ignore[arg-type]
     body += generate_latest(state)
     return Response(body, mimetype=CONTENT_TYPE_LATEST.split(";")[0], content_type=CONTENT_TYPE_LATEST)
 
@@ -172,7 +185,9 @@ def _observe(resp: Response) -> Response:
     return resp
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, state: StateSource) -> None:
+    """Time every request and serve ``/metrics``; ``state`` answers the scrape-time gauges."""
+    app.extensions["metrics_state"] = state
     app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
     app.after_request(_observe)
     app.register_blueprint(bp)

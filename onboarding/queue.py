@@ -112,23 +112,26 @@ class AppWorker(SimpleWorker):
         return super().handle_exception(job, *exc_info)
 
 
-def _sweep_loop(app: Flask, stop: threading.Event) -> None:
-    """Run the sweep every ``OUTBOX_SWEEP_SECONDS`` for as long as the worker runs. It lives in the
+def _periodic_loop(app: Flask, periodic: Callable[[], None], stop: threading.Event) -> None:
+    """Run ``periodic`` every ``OUTBOX_SWEEP_SECONDS`` for as long as the worker runs. It lives in the
     worker's process rather than as a job stored in Redis, so neither a Redis restarted without its data
     nor RQ's scheduler being down can stall the outbox; deliveries are leased, so workers never double."""
     from onboarding.extensions import db
-    from onboarding.tasks import sweep
 
     while not stop.is_set():
         with app.app_context():
             try:
-                sweep()
+                periodic()
             finally:
                 db.session.remove()
         stop.wait(app.config["OUTBOX_SWEEP_SECONDS"])
 
 
-def run_worker(app: Flask, queues: Sequence[str], *, burst: bool = False) -> bool:
+def run_worker(
+    app: Flask, queues: Sequence[str], *, burst: bool = False, periodic: Callable[[], None] | None = None
+) -> bool:
+    """Work ``queues`` until stopped (or empty, with ``burst``). ``periodic`` (the CLI passes
+    :func:`onboarding.tasks.sweep`; this module knows no job) runs in a loop beside the worker."""
     with app.app_context():
         connection = get_redis()
     worker = AppWorker([Queue(name, connection=connection) for name in queues], connection=connection)
@@ -138,8 +141,8 @@ def run_worker(app: Flask, queues: Sequence[str], *, burst: bool = False) -> boo
     gc.collect()
     gc.freeze()  # the app and the modules live as long as the worker: keep them out of every full collection
     stop = threading.Event()
-    if not burst:
-        threading.Thread(target=_sweep_loop, args=(app, stop), name="sweep", daemon=True).start()
+    if not burst and periodic is not None:
+        threading.Thread(target=_periodic_loop, args=(app, periodic, stop), name="sweep", daemon=True).start()
     try:
         return bool(worker.work(burst=burst, with_scheduler=True, logging_level="INFO"))
     finally:

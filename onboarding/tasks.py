@@ -79,11 +79,11 @@ def post_process_error(event_row_id: int) -> None:
     """After a captured error is saved: email the superusers once about a new issue."""
     from sqlalchemy import select
 
-    from onboarding import mail
     from onboarding.accounts.models import User
     from onboarding.extensions import db
     from onboarding.ops import events
     from onboarding.ops.models import ErrorEvent
+    from onboarding.outbox import mail
 
     event = db.session.get(ErrorEvent, event_row_id)
     if event is None or not events.mark_notified(event.issue_id):

@@ -220,9 +220,9 @@ def test_mail_queued_before_sealing_is_still_delivered(app, org):
 
 
 def test_mail_sealed_with_another_key_fails_with_a_clear_error(app, org):
-    from onboarding import mail
     from onboarding.database import write_intent
     from onboarding.extensions import db
+    from onboarding.outbox import mail
     from onboarding.outbox.models import OutboxMessage
 
     with write_intent(True):

@@ -12,6 +12,7 @@ from onboarding.extensions import db
 from onboarding.invites import service as invites
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import OrganizationMember, OrgFlags
+from onboarding.twofactor.service import user_has_2fa
 from tests.factories import PASSWORD, login, make_invite, make_member, make_org, make_team, make_user
 from tests.invite_security_helpers import (
     INVALID,
@@ -130,7 +131,7 @@ def test_enrolling_without_a_pending_invite_is_just_enrolling(client, secure):
     assert done.status_code == 200
     html = done.get_data(as_text=True)
     assert 'id="recovery-codes"' in html and continue_link(html) is None
-    assert user.has_2fa()
+    assert user_has_2fa(user.id)
     assert (
         db.session.scalar(
             select(func.count()).select_from(OrganizationMember).where(OrganizationMember.user_id == user.id)
@@ -155,7 +156,7 @@ def test_invite_in_session_that_no_longer_exists_changes_nothing(client, secure,
     assert logged == [f"Invalid pending invite in the session (member {member.id}); not accepted"]
     assert raw not in caplog.text
     assert continue_link(done.get_data(as_text=True)) is None
-    assert user.has_2fa()
+    assert user_has_2fa(user.id)
     assert orgs.get_membership(org, user) is None
     assert (
         db.session.scalar(select(AuditLogEntry).where(AuditLogEntry.event == "member.accept-invite")) is None

@@ -241,14 +241,16 @@ def test_require_2fa_needs_personal_2fa(client):
 def test_require_2fa_refused_with_sso(client, monkeypatch):
     as_role(client)
     make_provider(default_org(), required=False)  # optional: the owner is not gated
-    monkeypatch.setattr(User, "has_2fa", lambda self: True)
+    for module in ("onboarding.orgs.settings", "onboarding.twofactor.policy"):
+        monkeypatch.setattr(f"{module}.user_has_2fa", lambda user_id: True)
     resp = put(client, {"require2FA": True})
     assert resp.get_json() == {"require2FA": ["Cannot require two-factor authentication with SSO enabled"]}
 
 
 def test_require_2fa_with_personal_2fa(client, monkeypatch):
     as_role(client)
-    monkeypatch.setattr(User, "has_2fa", lambda self: True)
+    for module in ("onboarding.orgs.settings", "onboarding.twofactor.policy"):
+        monkeypatch.setattr(f"{module}.user_has_2fa", lambda user_id: True)
     assert put(client, {"require2FA": True}).get_json()["require2FA"] is True
     assert edits()[0].data == {"require_2fa": "to True"}
 

@@ -227,11 +227,11 @@ def test_worker_killed_mid_job(app, settings, database_url, redis_url, tmp_path)
 
 def test_message_ids_are_never_reused(app):
     """A receipt names its message by id; a later message must not inherit an earlier one's receipts."""
-    from onboarding import mail
+    from onboarding.outbox import mail as outbox_mail
 
     for n in range(3):
         with write_intent(True):
-            mail.queue_email(
+            outbox_mail.queue_email(
                 f"r{n}@example.com",
                 "member_joined",
                 org=make_org(f"Org {n}"),
@@ -248,6 +248,7 @@ def test_mail_is_sent_with_no_transaction_held(app, monkeypatch, database_url):
     import sqlite3
 
     from onboarding import mail
+    from onboarding.outbox import mail as outbox_mail
 
     seen: list[bool] = []
     real_deliver = mail.deliver
@@ -267,7 +268,7 @@ def test_mail_is_sent_with_no_transaction_held(app, monkeypatch, database_url):
 
     monkeypatch.setattr(mail, "deliver", deliver)
     with app.test_request_context(), write_intent(True):
-        mail.schedule_email("ada@example.com", "Hello", "A plain message.", None)
+        outbox_mail.schedule_email("ada@example.com", "Hello", "A plain message.", None)
         db.session.commit()
     assert seen == [False]
     assert len(sent_mail(app)) == 1

@@ -47,8 +47,9 @@ def test_burst_worker_runs_queued_job(tmp_path: Path, redis_url: str) -> None:
     """A job queued through the app is run by a separate worker process (mail to a file)."""
     from jinja2 import DictLoader
 
-    from onboarding import create_app, mail
+    from onboarding import create_app
     from onboarding.extensions import db
+    from onboarding.outbox import mail
 
     instance = tmp_path / "instance"
     maildir = tmp_path / "mail"

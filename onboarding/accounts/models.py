@@ -48,12 +48,6 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     def has_usable_password(self) -> bool:
         return bool(self.password_hash)
 
-    def has_2fa(self) -> bool:
-        """Whether sign-in needs a second factor: a confirmed authenticator (recovery codes alone do not count)."""
-        from onboarding.twofactor.service import user_has_2fa
-
-        return user_has_2fa(self.id)
-
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
 

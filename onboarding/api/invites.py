@@ -8,12 +8,13 @@ from flask import jsonify, session
 from flask_login import current_user
 
 from onboarding.api import bp
-from onboarding.auth.flow import client_ip, initiate_login
+from onboarding.auth.flow import initiate_login
 from onboarding.extensions import db
 from onboarding.invites import service as invites
 from onboarding.invites import session as invite_session
 from onboarding.invites.service import AcceptStatus, LinkState
 from onboarding.orgs import service as orgs
+from onboarding.web.client import client_ip
 
 
 def _details(message: str, status: int = 400) -> tuple[Any, int]:

@@ -12,13 +12,14 @@ from sqlalchemy import select
 from onboarding.api import bp, error, iso, serialize_user, throttled
 from onboarding.api.auth import api_login_required, api_user
 from onboarding.audit.models import AuditLogEntry
-from onboarding.auth.flow import client_ip
 from onboarding.extensions import db, utcnow
 from onboarding.invites import service as invites
 from onboarding.members import service as rules
 from onboarding.orgs import roles
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import InviteStatus, Organization, OrganizationMember, OrgFlags, Team
+from onboarding.twofactor.service import user_has_2fa
+from onboarding.web.client import client_ip
 from onboarding.web.converters import bounded_id
 
 TWO_FACTOR_REQUIRED = "Organization requires two-factor authentication to be enabled"
@@ -31,7 +32,7 @@ def org_access_error(org: Organization, member: OrganizationMember | None, user:
     (as in Sentry: a token is not a browser session)."""
     if member is None:
         return None
-    if org.has_flag(OrgFlags.REQUIRE_2FA) and not user.has_2fa():
+    if org.has_flag(OrgFlags.REQUIRE_2FA) and not user_has_2fa(user.id):
         return error(401, TWO_FACTOR_REQUIRED)
     if g.get("api_token") is None:
         from onboarding.sso.flow import sso_requirement

@@ -142,7 +142,7 @@ _REASONS = {
 
 
 def document() -> dict[str, Any]:
-    from onboarding import __version__
+    from onboarding.version import __version__
 
     paths: dict[str, dict[str, Any]] = {}
     for op in sorted(REGISTRY.values(), key=lambda o: (o.rule, o.method)):

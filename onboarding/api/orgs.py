@@ -12,13 +12,13 @@ from onboarding.api import bp, error, iso
 from onboarding.api.auth import api_login_required, api_user
 from onboarding.api.members import org_access_error
 from onboarding.audit import service as audit
-from onboarding.auth.flow import client_ip
 from onboarding.avatars import service as avatars
 from onboarding.extensions import db
 from onboarding.orgs import relays, roles
 from onboarding.orgs import service as orgs
 from onboarding.orgs import settings as org_settings
 from onboarding.orgs.models import Organization, OrgStatus
+from onboarding.web.client import client_ip
 
 CONFLICT = {"slug": ["An organization with this slug already exists."]}
 

@@ -12,10 +12,10 @@ from flask import g, jsonify, request
 
 from onboarding.api import bp, error, iso
 from onboarding.api.members import org_api, serialize_member
-from onboarding.auth.flow import client_ip
 from onboarding.extensions import db
 from onboarding.orgs.models import Team
 from onboarding.teams import service as teams
+from onboarding.web.client import client_ip
 
 NOT_FOUND = "The requested resource does not exist"
 

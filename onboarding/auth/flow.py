@@ -13,14 +13,10 @@ from flask_login import login_user, logout_user
 from onboarding.accounts import service as accounts
 from onboarding.accounts.models import User
 from onboarding.orgs import service as orgs
+from onboarding.web.client import client_ip
 from onboarding.web.redirects import safe_path
 
 INVITE_KEYS = ("invite_member_id", "invite_token", "invite_organization_id", "invite_email", "can_register")
-
-
-def client_ip() -> str | None:
-    # ProxyFix (ONBOARDING_TRUSTED_PROXIES) has already put the real client address here.
-    return request.remote_addr
 
 
 def initiate_login(next_url: str | None) -> None:

@@ -59,7 +59,3 @@ class SSOForm(FlaskForm):
     organization = StringField(
         "Organization ID", id="sso-organization", validators=[DataRequired("Enter your organization's ID.")]
     )
-
-
-class EmptyForm(FlaskForm):
-    """A POST-only button (sign out, accept): CSRF and nothing else."""

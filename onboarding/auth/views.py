@@ -16,7 +16,6 @@ from onboarding.auth import bp
 from onboarding.auth import service as auth
 from onboarding.auth.flow import (
     can_register,
-    client_ip,
     has_pending_invite,
     initiate_login,
     landing_url,
@@ -24,12 +23,16 @@ from onboarding.auth.flow import (
     sign_in,
     sign_out,
 )
-from onboarding.auth.forms import EmptyForm, LoginForm, RegisterForm, SSOForm
+from onboarding.auth.forms import LoginForm, RegisterForm, SSOForm
 from onboarding.database import write_intent
 from onboarding.extensions import db
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization
 from onboarding.passwords import hash_password
+from onboarding.twofactor.service import user_has_2fa
+from onboarding.web import htmx
+from onboarding.web.client import client_ip
+from onboarding.web.forms import EmptyForm
 from onboarding.web.htmx import is_htmx, render, see_other
 from onboarding.web.redirects import safe_path
 
@@ -111,10 +114,8 @@ def _post(org: Organization | None) -> Response:
     if op == "register":
         if not can_register():
             resp = _page("register", status=403, org=org)
-            if is_htmx():
-                # htmx does not swap a 403; reload the page, which explains that registration is closed.
-                resp.headers["HX-Refresh"] = "true"
-            return resp
+            # htmx does not swap a 403; reload the page, which explains that registration is closed.
+            return htmx.response(resp, refresh=True) if is_htmx() else resp
         return _register(org)
     if op == "login":
         return _login(org)
@@ -176,7 +177,7 @@ def _login(org: Organization | None) -> Response:
         metrics.sign_in("disabled")
         # 403 for a plain form; htmx swaps only 2xx/422/429, so it gets the same form error as a 422.
         return fail(auth.DISABLED, 422 if is_htmx() else 403)
-    if user.has_2fa():
+    if user_has_2fa(user.id):
         from onboarding.twofactor.flow import start_second_step
 
         return start_second_step(user, org)

@@ -7,10 +7,11 @@ without a length is cut off at the limit while it is read.
 
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, make_response, request
+from flask import Flask, abort, current_app, request
 from markupsafe import escape
 from werkzeug.wrappers import Response
 
+from onboarding.web import htmx
 from onboarding.web.htmx import is_htmx
 
 TOO_LARGE = "Image too large"
@@ -40,15 +41,13 @@ def limit_upload_size() -> Response | None:
         if is_htmx() and request.endpoint in MULTIPART_ENDPOINTS:
             # htmx does not swap a 413; answer like any failed form, into the panel's error slot.
             size = int(current_app.config["AVATAR_MAX_SIZE"])
-            resp = make_response(
+            return htmx.response(
                 f'<small id="avatar-error" class="field-error" role="alert">{escape(TOO_LARGE)}: '
                 f"at most {size / 1e6:.0f} MB.</small>",
                 422,
+                retarget="#avatar-error",
+                reswap="outerHTML",
             )
-            resp.headers["HX-Retarget"] = "#avatar-error"
-            resp.headers["HX-Reswap"] = "outerHTML"
-            resp.vary.add("HX-Request")
-            return resp
         abort(413, TOO_LARGE)
     request.max_content_length = limit
     return None

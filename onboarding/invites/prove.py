@@ -20,12 +20,13 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from onboarding import mail, ratelimit
+from onboarding import ratelimit
 from onboarding.accounts.models import User, UserEmail
 from onboarding.accounts.service import get_user_by_email, normalize_email
 from onboarding.audit import service as audit
 from onboarding.extensions import db, utcnow
 from onboarding.orgs.models import OrganizationMember
+from onboarding.outbox import mail
 from onboarding.selfservice.models import AccountToken
 
 PURPOSE = "invite-email-code"

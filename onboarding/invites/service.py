@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from onboarding import buffer, mail, metrics, ratelimit
+from onboarding import buffer, metrics, ratelimit
 from onboarding.accounts.models import User, UserEmail
 from onboarding.accounts.service import normalize_email
 from onboarding.audit import service as audit
@@ -36,9 +36,11 @@ from onboarding.orgs.models import (
     OrgFlags,
     Team,
 )
+from onboarding.outbox import mail
 from onboarding.outbox.models import OutboxMessage
 from onboarding.outbox.receivers import MEMBER_JOINED
 from onboarding.outbox.service import schedule
+from onboarding.twofactor.service import user_has_2fa
 
 log = logging.getLogger(__name__)
 
@@ -555,7 +557,7 @@ def needs_sso(org: Organization, user: User | None) -> bool:
 
 
 def needs_2fa(org: Organization, user: User | None) -> bool:
-    return org.has_flag(OrgFlags.REQUIRE_2FA) and (user is None or not user.has_2fa())
+    return org.has_flag(OrgFlags.REQUIRE_2FA) and (user is None or not user_has_2fa(user.id))
 
 
 def accept(member_id: str | int, raw: str, user: User, *, ip: str | None) -> AcceptResult:

@@ -7,7 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from onboarding.accounts.service import get_user_by_email
-from onboarding.auth.flow import client_ip, initiate_login
+from onboarding.auth.flow import initiate_login
 from onboarding.extensions import db
 from onboarding.invites import bp, prove
 from onboarding.invites import service as invites
@@ -15,6 +15,7 @@ from onboarding.invites import session as invite_session
 from onboarding.invites.service import INVALID_LINK, AcceptStatus, LinkState
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization, OrganizationMember
+from onboarding.web.client import client_ip
 from onboarding.web.htmx import see_other
 
 STATUS_FOR = {

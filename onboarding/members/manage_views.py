@@ -6,11 +6,11 @@ row back (``member_row`` block), an empty body when the row is gone, or ``HX-Red
 
 from __future__ import annotations
 
-from flask import abort, flash, g, make_response, request, session, url_for
+from flask import abort, flash, g, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from onboarding.auth.flow import client_ip, landing_url
+from onboarding.auth.flow import landing_url
 from onboarding.extensions import db
 from onboarding.members import bp
 from onboarding.members import service as rules
@@ -18,6 +18,8 @@ from onboarding.members.forms import MemberEditForm
 from onboarding.members.views import TEMPLATE, _context, _invite_form, _member_or_404
 from onboarding.orgs.access import effective_role, org_required
 from onboarding.orgs.models import OrganizationMember
+from onboarding.web import htmx
+from onboarding.web.client import client_ip
 from onboarding.web.htmx import is_htmx, render, see_other
 
 
@@ -90,9 +92,7 @@ def remove(org_slug: str, member_id: int) -> Response:
         return _refused(member, exc)
     db.session.commit()
     if is_htmx():
-        resp = make_response("", 200)  # an empty answer swaps the row away
-        resp.vary.add("HX-Request")
-        return resp
+        return htmx.response("", 200)  # an empty answer swaps the row away
     flash(f"Removed {email} from the {g.org.name} organization.", "success")
     return _members_page()
 

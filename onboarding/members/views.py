@@ -11,7 +11,6 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from onboarding import ratelimit
-from onboarding.auth.flow import client_ip
 from onboarding.extensions import db, utcnow
 from onboarding.invites import service as invites
 from onboarding.members import bp
@@ -21,6 +20,7 @@ from onboarding.orgs import roles
 from onboarding.orgs import service as orgs
 from onboarding.orgs.access import effective_role, org_required
 from onboarding.orgs.models import OrganizationMember, OrgFlags, Team
+from onboarding.web.client import client_ip
 from onboarding.web.converters import page_number
 from onboarding.web.htmx import is_htmx, render, see_other
 

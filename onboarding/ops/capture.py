@@ -93,7 +93,7 @@ def _before_send(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]
 
 def init_app(app: Flask) -> None:
     """Set up sentry-sdk for this process (once, unless its options change) with the local transport."""
-    from onboarding import __version__
+    from onboarding.version import __version__
 
     _state["app"] = app
     if not app.config.get("ERROR_CAPTURE", True):

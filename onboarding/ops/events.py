@@ -24,37 +24,16 @@ from sqlalchemy.orm import Session
 
 from onboarding.extensions import db, utcnow
 from onboarding.ops.models import ErrorEnvironment, ErrorEvent, ErrorIssue, ErrorRelease
-from onboarding.web import logmask
+from onboarding.web.logmask import MASK, scrub_text
 
 log = logging.getLogger(__name__)
 
-MASK = "[Filtered]"
 # Keys whose values are secrets wherever they appear (headers, form data, cookies, extra, tags).
 SECRET_KEY_RE = re.compile(
     r"pass(word|wd)?|secret|token|api[-_]?key|auth|cookie|csrf|session|otp|signature|dsn|credential",
     re.IGNORECASE,
 )
-# Tokens inside URLs and messages: invite and password-reset links, bearer credentials.
-_URL_SECRETS = (
-    (re.compile(r"(?i)(bearer\s+)[^\s\"']+"), r"\1" + MASK),
-    # Query strings: ?token=…&password=…
-    (
-        re.compile(
-            r"(?i)((?:^|[?&;\s])[\w.-]*(?:token|pass(?:word|wd)?|secret|api[-_]?key|otp|code|signature)=)[^&;\s#\"']+"
-        ),
-        r"\1" + MASK,
-    ),
-)
 MAX_FRAMES = 50
-
-
-def scrub_text(text: str) -> str:
-    """Mask one-time tokens in paths (``/accept/<id>/…/``; the list is :mod:`onboarding.web.logmask`'s),
-    bearer credentials and secret-named query parameters."""
-    text = logmask.mask(text)
-    for pattern, repl in _URL_SECRETS:
-        text = pattern.sub(repl, text)
-    return text
 
 
 def scrub(value: Any, key: str = "") -> Any:

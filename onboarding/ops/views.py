@@ -9,13 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from onboarding.auth.forms import EmptyForm
 from onboarding.extensions import db, utcnow
 from onboarding.ops import bp, superuser_required
 from onboarding.ops import status as ops_status
 from onboarding.ops.models import ErrorEvent, ErrorIssue
 from onboarding.redisconn import REDIS_DOWN
 from onboarding.web.converters import page_number
+from onboarding.web.forms import EmptyForm
 from onboarding.web.htmx import render, see_other
 
 PAGE_SIZE = 50

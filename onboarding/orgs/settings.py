@@ -18,6 +18,7 @@ from onboarding.avatars.images import AvatarError
 from onboarding.orgs import options, relays, roles
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization, OrgFlags
+from onboarding.twofactor.service import user_has_2fa
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def validate(org: Organization, data: dict[str, Any], *, actor: User, can_admin:
             else:
                 ch.values[name] = value
     if ch.values.get("require2FA") is True and not org.has_flag(OrgFlags.REQUIRE_2FA):
-        if not actor.has_2fa():
+        if not user_has_2fa(actor.id):
             ch.error(
                 "require2FA", "Cannot require two-factor authentication without personal two-factor enabled."
             )

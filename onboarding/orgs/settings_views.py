@@ -11,12 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from onboarding.audit import service as audit
-from onboarding.auth.flow import client_ip
 from onboarding.avatars.panel import panel
 from onboarding.extensions import db
 from onboarding.orgs import bp, relays, roles
 from onboarding.orgs import settings as org_settings
 from onboarding.orgs.access import org_required
+from onboarding.web.client import client_ip
 from onboarding.web.htmx import render, see_other
 
 RELAY_FIELDS = ("name", "publicKey", "description")

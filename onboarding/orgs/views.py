@@ -8,12 +8,12 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from onboarding.audit import service as audit
-from onboarding.auth.flow import client_ip
 from onboarding.extensions import db
 from onboarding.orgs import bp
 from onboarding.orgs import service as orgs
 from onboarding.orgs.access import effective_role, org_required
 from onboarding.orgs.forms import OrganizationCreateForm
+from onboarding.web.client import client_ip
 from onboarding.web.htmx import render, see_other
 
 

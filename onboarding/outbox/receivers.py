@@ -11,6 +11,7 @@ from onboarding.accounts.models import User
 from onboarding.extensions import db, utcnow
 from onboarding.orgs import onboarding_tasks
 from onboarding.orgs.models import Organization, OrganizationMember
+from onboarding.outbox.mail import schedule_email
 from onboarding.outbox.service import receiver
 
 MEMBER_JOINED = "member_joined"
@@ -71,7 +72,7 @@ def notify_inviter(payload: dict[str, Any], message_id: int) -> None:
     if still_member is None:
         return
     subject, text, html = mail.render_email("member_joined", org=org, joined=joined, inviter=inviter)
-    mail.schedule_email(inviter.email, subject, text, html)
+    schedule_email(inviter.email, subject, text, html)
 
 
 @receiver("password_reset", "send_link")

@@ -27,6 +27,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from onboarding.database import on_commit, write_intent
 from onboarding.extensions import db, utcnow
@@ -82,6 +83,13 @@ def schedule(category: str, payload: dict[str, Any]) -> OutboxMessage:
     message_id = message.id
     on_commit(lambda: enqueue_delivery(message_id, category))
     return message
+
+
+def schedule_detached(category: str, payload: dict[str, Any]) -> None:
+    """Add a message in a transaction of its own, for code that runs after its caller's commit (the
+    counter buffer when Redis is down); the periodic sweep delivers it."""
+    with write_intent(True), Session(db.engine) as session, session.begin():
+        session.add(OutboxMessage(category=category, payload=payload))
 
 
 def enqueue_delivery(message_id: int, category: str) -> None:

@@ -7,13 +7,13 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from onboarding.audit import service as audit
-from onboarding.auth.flow import client_ip
-from onboarding.auth.forms import EmptyForm
 from onboarding.extensions import db
 from onboarding.selfservice import bp, tokens
 from onboarding.selfservice import service as selfservice
 from onboarding.selfservice.models import TokenPurpose
 from onboarding.selfservice.recover_views import invalid_link, no_referrer
+from onboarding.web.client import client_ip
+from onboarding.web.forms import EmptyForm
 from onboarding.web.htmx import render, see_other
 
 

@@ -10,12 +10,14 @@ from flask import flash, request, url_for
 from werkzeug.wrappers import Response
 
 from onboarding.audit import service as audit
-from onboarding.auth.flow import client_ip, landing_url, sign_in
+from onboarding.auth.flow import landing_url, sign_in
 from onboarding.extensions import db
 from onboarding.selfservice import bp, tokens
 from onboarding.selfservice import service as selfservice
 from onboarding.selfservice.forms import RecoverForm, ResetForm
 from onboarding.selfservice.models import TokenPurpose
+from onboarding.twofactor.service import user_has_2fa
+from onboarding.web.client import client_ip
 from onboarding.web.htmx import render, see_other
 
 INVALID_LINK = "This link is not valid, or has expired."
@@ -84,7 +86,7 @@ def reset(user_id: str, token: str) -> Response:
         return invalid_link(retry_url=url_for("account.recover"))
     audit.record("user.password-reset", actor=user, target_user_id=user.id, ip_address=client_ip())
     flash("Your password has been changed. Every other session has been signed out.", "success")
-    if user.has_2fa():
+    if user_has_2fa(user.id):
         # The second factor still applies: sign in with the new password.
         db.session.commit()
         return no_referrer(see_other(url_for("auth.login")))

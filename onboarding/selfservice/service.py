@@ -1,7 +1,7 @@
 """Account self-service rules: reset a forgotten password, confirm and change the email address.
 
 Plain arguments, no ``request``, no commit: the view commits once. Mail goes out after that commit
-(``onboarding.mail.queue_email``).
+(``onboarding.outbox.mail.queue_email``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from onboarding import mail, ratelimit
+from onboarding import ratelimit
 from onboarding.accounts import service as accounts
 from onboarding.accounts.models import User, UserEmail
+from onboarding.outbox import mail
 from onboarding.selfservice import tokens
 from onboarding.selfservice.models import AccountToken, TokenPurpose
 

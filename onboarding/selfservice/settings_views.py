@@ -18,15 +18,15 @@ from onboarding.accounts import service as accounts
 from onboarding.accounts.models import UserSession
 from onboarding.audit import service as audit
 from onboarding.auth import service as auth
-from onboarding.auth.flow import client_ip
-from onboarding.auth.forms import EmptyForm
 from onboarding.extensions import db, utcnow
 from onboarding.passwords import verify_password
 from onboarding.selfservice import bp
 from onboarding.selfservice import service as selfservice
 from onboarding.selfservice.forms import EmailChangeForm, PasswordChangeForm, ProfileForm
 from onboarding.selfservice.useragent import describe
+from onboarding.web.client import client_ip
 from onboarding.web.converters import bounded_id
+from onboarding.web.forms import EmptyForm
 from onboarding.web.htmx import is_htmx, render, see_other
 
 TEMPLATE = "account/settings.html"

@@ -53,9 +53,9 @@ def accept_invite_after_sso(user: User, org: Organization, verified_email: str) 
     token; the invite's address must be one of the user's), else the live invite addressed to
     ``verified_email``, the address the provider has just verified (spec §1.6, SSO identity linking).
     """
-    from onboarding.auth.flow import client_ip
     from onboarding.invites import service as invites
     from onboarding.invites import session as invite_session
+    from onboarding.web.client import client_ip
 
     if orgs.get_membership(org, user) is None:
         result = None

@@ -13,8 +13,7 @@ from werkzeug.wrappers import Response
 from onboarding.accounts import service as accounts
 from onboarding.accounts.models import User
 from onboarding.audit import service as audit
-from onboarding.auth.flow import client_ip, sign_in
-from onboarding.auth.forms import EmptyForm
+from onboarding.auth.flow import sign_in
 from onboarding.database import set_write_intent
 from onboarding.extensions import db
 from onboarding.orgs import service as orgs
@@ -32,7 +31,10 @@ from onboarding.sso.flow import (
 )
 from onboarding.sso.forms import ProviderForm
 from onboarding.twofactor import service as tf
+from onboarding.twofactor.service import user_has_2fa
+from onboarding.web.client import client_ip
 from onboarding.web.errors import error_page
+from onboarding.web.forms import EmptyForm
 from onboarding.web.htmx import render, see_other
 from onboarding.web.redirects import safe_path
 
@@ -257,7 +259,7 @@ def _sign_in_and_go(
     # invite's page, whose link is used up now); others go back where they were heading.
     home = url_for("orgs.home", org_slug=org.slug)
     target = home if joined else (safe_path(next_url) or home)
-    if not already and user.has_2fa():
+    if not already and user_has_2fa(user.id):
         # Two-factor still applies; SSO freshness is recorded once the code is entered.
         session["_next"] = target
         session[PENDING_SSO_KEY] = org.id

@@ -11,7 +11,6 @@ from flask import abort, flash, g, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from onboarding.auth.flow import client_ip
 from onboarding.extensions import db
 from onboarding.orgs import roles
 from onboarding.orgs import service as orgs
@@ -19,6 +18,7 @@ from onboarding.orgs.access import effective_role, org_required
 from onboarding.orgs.models import OrganizationMember, Team
 from onboarding.teams import bp, service
 from onboarding.teams.forms import TeamForm, TeamMemberForm
+from onboarding.web.client import client_ip
 from onboarding.web.htmx import is_htmx, render, see_other
 
 LIST = "teams/list.html"

@@ -6,11 +6,11 @@ from flask import abort, flash, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from onboarding.auth.forms import EmptyForm
 from onboarding.extensions import db
 from onboarding.tokens import bp
 from onboarding.tokens import service as tokens
 from onboarding.tokens.forms import TokenForm
+from onboarding.web.forms import EmptyForm
 from onboarding.web.htmx import render, see_other
 
 TEMPLATE = "tokens/tokens.html"

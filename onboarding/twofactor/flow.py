@@ -20,6 +20,7 @@ from onboarding.accounts.models import User
 from onboarding.extensions import db
 from onboarding.orgs.models import Organization, OrganizationMember, OrgFlags
 from onboarding.twofactor import service as tf
+from onboarding.twofactor.service import user_has_2fa
 from onboarding.web.htmx import see_other
 from onboarding.web.redirects import safe_path
 
@@ -68,9 +69,9 @@ def after_2fa_enrolled(user: User) -> str | None:
     (``invite_member_id``/``invite_token``) now that the ``needs2fa`` step is done, and to return
     that organization's home page.
     """
-    from onboarding.auth.flow import client_ip
     from onboarding.invites import service as invites
     from onboarding.invites import session as invite_session
+    from onboarding.web.client import client_ip
 
     pending = invite_session.pending()
     if pending is not None:
@@ -95,7 +96,7 @@ def org_gate(org: Organization, member: OrganizationMember | None, user: User) -
     """A redirect for a member who must enrol in two-factor or link SSO before this page, else None."""
     if member is None:  # superusers who are not members are not subject to the org's policy
         return None
-    if org.has_flag(OrgFlags.REQUIRE_2FA) and not user.has_2fa():
+    if org.has_flag(OrgFlags.REQUIRE_2FA) and not user_has_2fa(user.id):
         session[tf.AFTER_KEY] = safe_path(request.full_path.rstrip("?")) or url_for(
             "orgs.home", org_slug=org.slug
         )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from onboarding import mail
 from onboarding.accounts.models import User
 from onboarding.audit import service as audit
 from onboarding.extensions import db
 from onboarding.invites import service as invites
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization, OrganizationMember, OrgFlags
+from onboarding.outbox import mail
+from onboarding.twofactor.service import user_has_2fa
 
 NEEDS_PERSONAL_2FA = "Cannot require two-factor authentication without personal two-factor enabled."
 HAS_SSO = "Cannot require two-factor authentication with SSO enabled"
@@ -29,7 +30,7 @@ def set_require_2fa(org: Organization, on: bool, actor: User, ip: str | None) ->
     commit, and ``member.pending`` is recorded. ``org.edit`` is recorded when the flag changes.
     """
     if on:
-        if not actor.has_2fa():
+        if not user_has_2fa(actor.id):
             raise PolicyError(NEEDS_PERSONAL_2FA)
         if orgs.auth_provider_for(org) is not None:
             raise PolicyError(HAS_SSO)
@@ -57,7 +58,7 @@ def make_non_compliant_pending(org: Organization, actor: User, ip: str | None) -
     ).all()
     made_pending = []
     for member, user in rows:
-        if user.has_2fa():
+        if user_has_2fa(user.id):
             continue
         # An older invite to the same address would collide with (organization, email).
         stale = db.session.scalar(

@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 
 from onboarding.audit import service as audit
 from onboarding.auth import service as auth_service
-from onboarding.auth.flow import client_ip
 from onboarding.extensions import db
 from onboarding.orgs.access import org_required
 from onboarding.orgs.models import OrgFlags
@@ -20,6 +19,7 @@ from onboarding.twofactor import bp, policy
 from onboarding.twofactor import service as tf
 from onboarding.twofactor.flow import after_2fa_enrolled, finish_second_step
 from onboarding.twofactor.forms import CodeForm, PasswordConfirmForm, Require2FAForm
+from onboarding.web.client import client_ip
 from onboarding.web.htmx import render, see_other
 
 WRONG_PASSWORD = "That password is not correct."

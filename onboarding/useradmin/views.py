@@ -7,12 +7,12 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from onboarding.accounts.models import User
-from onboarding.auth.flow import client_ip
 from onboarding.extensions import db
 from onboarding.ops import superuser_required
 from onboarding.orgs import service as orgs
 from onboarding.useradmin import bp
 from onboarding.useradmin import service as admin
+from onboarding.web.client import client_ip
 from onboarding.web.converters import page_number
 from onboarding.web.htmx import is_htmx, render, see_other
 

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
 from onboarding.extensions import db
+from onboarding.web import htmx
 from onboarding.web.htmx import is_htmx
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,7 @@ def _csrf_error(exc: CSRFError) -> Response:
     resp = error_page(
         400, "This form has expired or did not come from this site. Reload the page and try again."
     )
-    if is_htmx():
-        resp.headers["HX-Refresh"] = "true"
-    return resp
+    return htmx.response(resp, refresh=True) if is_htmx() else resp
 
 
 def _unexpected(exc: Exception) -> Response:

@@ -1,41 +1,54 @@
-"""The only reader of ``HX-*`` request headers, and the answers htmx understands."""
+"""The only reader of ``HX-*`` request headers, and the answers htmx understands.
+
+Requests are htmx-flask's ``HtmxAwareRequest`` (``Htmx(app)`` in the factory), so ``request.htmx`` holds
+the request headers; answers carry htmx's response headers through htmx-flask's ``make_response``. Every
+answer that depends on ``HX-Request`` says so in ``Vary``, so no cache hands a fragment to a page load.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from flask import make_response, redirect, render_template, request
+import htmx_flask
+from flask import Flask, redirect, render_template
 from jinja2_fragments.flask import render_block
 from werkzeug.wrappers import Response
+
+request = htmx_flask.request  # flask.request, typed with its ``htmx`` attribute
+
+
+def init_app(app: Flask) -> None:
+    htmx_flask.Htmx(app)
 
 
 def is_htmx() -> bool:
     # A history-restore request wants the whole page (htmx docs, History Support).
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
+    headers = request.htmx
+    return bool(headers) and not headers.history_restore_request
 
 
 def current_url() -> str | None:
-    return request.headers.get("HX-Current-URL")
+    return cast(str | None, request.htmx.current_url)
+
+
+def response(*args: Any, **hx: Any) -> Response:
+    """``flask.make_response(*args)`` with htmx's response headers (``redirect=``, ``refresh=``,
+    ``retarget=``, ``reswap=``, … as htmx-flask names them) and ``Vary: HX-Request``."""
+    resp = htmx_flask.make_response(*args, **hx)
+    resp.vary.add("HX-Request")
+    return resp
 
 
 def render(template: str, *, block: str | None = None, status: int = 200, **ctx: Any) -> Response:
     """The whole page, or for htmx just ``block`` of it; always ``Vary: HX-Request``."""
     body = render_block(template, block, **ctx) if block and is_htmx() else render_template(template, **ctx)
-    resp = make_response(body, status)
-    resp.vary.add("HX-Request")
-    return resp
+    return response(body, status)
 
 
 def see_other(url: str) -> Response:
     """After a successful POST: 303 for a plain form, ``HX-Redirect`` (a real page load) for htmx."""
-    resp: Response
     if is_htmx():
-        resp = make_response("", 204)
-        resp.headers["HX-Redirect"] = url
-    else:
-        resp = redirect(url, code=303)
+        return response("", 204, redirect=url)
+    resp = redirect(url, code=303)
     resp.vary.add("HX-Request")
     return resp

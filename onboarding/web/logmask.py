@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 # Every path that carries a one-time token, the one list for logs, the access log, captured errors
-# (onboarding.ops.events.scrub_text) and the no-referrer rule: /account/recover/confirm/<id>/<token>/,
+# (scrub_text below) and the no-referrer rule: /account/recover/confirm/<id>/<token>/,
 # /account/confirm-email/<id>/<token>/, /account/change-email/<id>/<token>/, invite links
 # /accept/<id>/<token>/ and /api/0/accept-invite/<id>/<token>/, and the setup link /setup/<token>/.
 _END = r"[^/\s?#\"'<>]+"
@@ -33,6 +33,29 @@ def mask(text: str) -> str:
 def has_token(path: str) -> bool:
     """Whether ``path`` carries a one-time token (and so must never travel on in a Referer header)."""
     return any(pattern.search(path) is not None for pattern in _TOKEN_PATHS)
+
+
+MASK = "[Filtered]"
+# Tokens inside URLs and messages: invite and password-reset links, bearer credentials.
+_URL_SECRETS = (
+    (re.compile(r"(?i)(bearer\s+)[^\s\"']+"), r"\1" + MASK),
+    # Query strings: ?token=…&password=…
+    (
+        re.compile(
+            r"(?i)((?:^|[?&;\s])[\w.-]*(?:token|pass(?:word|wd)?|secret|api[-_]?key|otp|code|signature)=)[^&;\s#\"']+"
+        ),
+        r"\1" + MASK,
+    ),
+)
+
+
+def scrub_text(text: str) -> str:
+    """Mask one-time tokens in paths (``/accept/<id>/…/``; the list above),
+    bearer credentials and secret-named query parameters."""
+    text = mask(text)
+    for pattern, repl in _URL_SECRETS:
+        text = pattern.sub(repl, text)
+    return text
 
 
 class TokenMaskFilter(logging.Filter):

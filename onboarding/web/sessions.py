@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
-from flask import Flask, current_app, flash, g, make_response, redirect, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager
 from werkzeug.wrappers import Response
 from werkzeug.wrappers import Response as BaseResponse
 
 from onboarding.extensions import utcnow
+from onboarding.web import htmx
 from onboarding.web.htmx import current_url, is_htmx
 from onboarding.web.redirects import safe_path
 
@@ -22,9 +25,7 @@ def _unauthorized() -> BaseResponse:
     if is_htmx():
         # Send the whole page to sign-in instead of swapping the sign-in page into a fragment.
         back = safe_path(current_url() or "") or "/"
-        resp = make_response("", 401)
-        resp.headers["HX-Redirect"] = url_for("auth.login", next=back)
-        return resp
+        return htmx.response("", 401, redirect=url_for("auth.login", next=back))
     if request.path.startswith("/api/"):
         from onboarding.web.errors import error_page
 
@@ -38,19 +39,20 @@ def _touch(resp: Response) -> Response:
     if record is not None:
         interval = timedelta(seconds=current_app.config["SESSION_TOUCH_SECONDS"])
         if record.last_seen_at < utcnow() - interval:
-            from onboarding.accounts.service import touch_session
-
             try:
-                touch_session(user.session_key)
+                current_app.extensions["session_touch"](user.session_key)
             except Exception:  # noqa: BLE001 - last-seen is best effort; never fail the request for it
                 current_app.logger.warning("could not record session activity", exc_info=True)
     return resp
 
 
-def init_app(app: Flask, manager: LoginManager) -> None:
-    from onboarding.accounts.service import load_session_user
-
+def init_app(
+    app: Flask, manager: LoginManager, *, load_user: Callable[[str], Any], touch: Callable[[str], Any]
+) -> None:
+    """Flask-Login on server-side session records: ``load_user(session_key)`` finds the signed-in user
+    (``None`` when the record has ended), ``touch(session_key)`` records activity (the accounts feature)."""
+    app.extensions["session_touch"] = touch
     manager.session_protection = None  # server-side records do this job; IPs change on mobile networks
-    manager.user_loader(load_session_user)
+    manager.user_loader(load_user)
     manager.unauthorized_handler(_unauthorized)
     app.after_request(_touch)
