@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check onboarding tests bench
 	$(BIN)/ruff format --check onboarding tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -r bench/requirements.txt
