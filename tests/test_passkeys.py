@@ -14,6 +14,7 @@ from onboarding.audit.models import AuditLogEntry
 from onboarding.extensions import db, utcnow
 from onboarding.passkeys.models import Passkey, PasskeyChallenge
 from onboarding.twofactor.models import Authenticator
+from onboarding.twofactor.service import user_has_2fa
 from tests.factories import PASSWORD, default_org, login, make_member, make_user
 from tests.passkey_helpers import SoftPasskey
 from tests.twofactor_helpers import code, enroll
@@ -76,7 +77,7 @@ def test_add_lists_and_audits_a_passkey(client):
     assert resp.get_json()["redirect"] == "/account/settings/security/"
     passkey = db.session.scalars(select(Passkey)).one()
     assert passkey.user_id == user.id and passkey.name == "Work laptop" and passkey.transports == "internal"
-    assert user.has_2fa()
+    assert user_has_2fa(user.id)
     page = client.get("/account/settings/security/").get_data(as_text=True)
     assert f'id="passkey-remove-{passkey.id}"' in page and "Work laptop" in page and "never used" in page
     events = db.session.scalars(select(AuditLogEntry.event)).all()
@@ -297,7 +298,7 @@ def test_removing_the_app_keeps_two_factor_when_a_passkey_remains(client):
     client.post("/auth/passkey/signin/", json={"credential": device.get(options)})
     resp = client.post("/account/settings/security/remove/", data={"password": PASSWORD})
     assert resp.status_code == 303
-    assert db.session.scalar(select(Authenticator.id)) is None and user.has_2fa()
+    assert db.session.scalar(select(Authenticator.id)) is None and user_has_2fa(user.id)
     passkey = db.session.scalars(select(Passkey)).one()
     resp = client.post(f"/account/settings/security/passkeys/{passkey.id}/remove/", data={})
     assert resp.status_code == 403 and "only second factor" in resp.get_data(as_text=True)

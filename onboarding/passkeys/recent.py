@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from onboarding.accounts.models import User
 from onboarding.auth import service as auth_service
-from onboarding.auth.flow import client_ip
 from onboarding.extensions import utcnow
 from onboarding.passwords import verify_password
+from onboarding.web.client import client_ip
 
 RECENT_SECONDS = 10 * 60
 CONFIRMED_KEY = "_confirmed_at"

@@ -17,13 +17,14 @@ from onboarding import metrics
 from onboarding.accounts.models import User
 from onboarding.audit import service as audit
 from onboarding.auth import service as auth_service
-from onboarding.auth.flow import client_ip, login_redirect, sign_in
+from onboarding.auth.flow import login_redirect, sign_in
 from onboarding.extensions import db
 from onboarding.passkeys import bp, recent
 from onboarding.passkeys import service as pk
 from onboarding.passkeys.forms import RemoveForm, RenameForm
 from onboarding.twofactor import service as tf
 from onboarding.twofactor.flow import after_2fa_enrolled, finish_second_step
+from onboarding.web.client import client_ip
 from onboarding.web.htmx import see_other
 
 NOT_SIGNED_IN = "Sign in first."

@@ -40,8 +40,9 @@ def finish_second_step(user: User, org_id: int | None, method: str) -> str:
     """The second factor was accepted (``method``: ``totp`` or ``passkey``): sign in, record it, and
     return where to go. The caller commits."""
     from onboarding.audit import service as audit
-    from onboarding.auth.flow import client_ip, login_redirect, sign_in
+    from onboarding.auth.flow import login_redirect, sign_in
     from onboarding.orgs import service as orgs
+    from onboarding.web.client import client_ip
 
     tf.clear_pending()
     sso_org_id = session.pop("_pending_sso", None)
