@@ -18,9 +18,9 @@ from onboarding.api.auth import api_login_required, api_user
 from onboarding.api.openapi import ERROR, register_operation
 from onboarding.api.orgs import load_org, serialize_org
 from onboarding.auth import service as auth
-from onboarding.auth.flow import client_ip
 from onboarding.deletion import service as deletion
 from onboarding.extensions import db
+from onboarding.web.client import client_ip
 
 USER_PATH = "/api/0/users/<user_ref>/"
 ORG_PATH = "/api/0/organizations/<slug>/"

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from onboarding import mail
 from onboarding.accounts.models import User, UserEmail
 from onboarding.audit import service as audit
 from onboarding.audit.models import AuditLogEntry
@@ -28,6 +27,7 @@ from onboarding.ops.models import ErrorEvent
 from onboarding.orgs import roles
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization, OrganizationMember, OrgStatus
+from onboarding.outbox import mail
 from onboarding.passwords import verify_password
 
 DELETED_USER = "Deleted user"

@@ -10,13 +10,13 @@ from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from onboarding.auth import service as auth
-from onboarding.auth.flow import client_ip
 from onboarding.deletion import bp
 from onboarding.deletion import service as deletion
 from onboarding.deletion.forms import AccountDeleteForm, OrgDeleteForm
 from onboarding.extensions import db
 from onboarding.orgs import service as orgs
 from onboarding.orgs.access import org_required
+from onboarding.web.client import client_ip
 from onboarding.web.htmx import render, see_other
 
 WRONG_PASSWORD = "The password is incorrect."
