@@ -110,6 +110,8 @@ def init_app(app: Flask) -> None:
         "include_local_variables": False,  # locals hold passwords and tokens too easily
         "max_request_body_size": "never",
         "traces_sample_rate": None,
+        # No sentry-trace or baggage headers on outgoing calls: webhooks go to other people's servers.
+        "trace_propagation_targets": [],
         "auto_session_tracking": False,
         "before_send": _before_send,
         "in_app_include": ["onboarding"],
