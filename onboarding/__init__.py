@@ -96,6 +96,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(audit_bp)
     app.register_blueprint(deletion_bp)
+    from onboarding.webhooks import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
 
     @app.get("/")
     def index() -> Any:

@@ -263,6 +263,8 @@ SETTINGS: dict[str, Setting] = {
     "FILES_GC_GRACE_SECONDS": number(DAY, minimum=0),
     "AVATAR_MAX_SIZE": number(5_000_000, minimum=1024),  # decoded upload bytes (Sentry: 5,000,000)
     "AVATAR_MAX_PIXELS": number(4096 * 4096, minimum=64 * 64),  # checked before decoding
+    # Webhooks: let endpoints point at loopback, private or link-local addresses (lifts the SSRF guard).
+    "WEBHOOK_ALLOW_PRIVATE": flag(False),
 }
 # fmt: on
 

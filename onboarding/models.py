@@ -15,3 +15,4 @@ from onboarding.selfservice import models as selfservice  # noqa: F401
 from onboarding.setup import models as setup  # noqa: F401
 from onboarding.tokens import models as tokens  # noqa: F401
 from onboarding.twofactor import models as twofactor  # noqa: F401
+from onboarding.webhooks import models as webhooks  # noqa: F401

@@ -18,7 +18,7 @@ from onboarding.redisconn import get_redis
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("default", "email", "outbox", "files", "events")
+QUEUES = ("default", "email", "outbox", "files", "events", "webhooks")
 
 
 def get_queue(name: str = "default") -> Queue:

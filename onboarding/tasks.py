@@ -16,6 +16,13 @@ def deliver_outbox(message_id: int) -> bool:
     return deliver(message_id)
 
 
+def deliver_webhook(delivery_id: int) -> bool:
+    """One attempt at a webhook delivery (on the ``webhooks`` queue: a slow endpoint delays no email)."""
+    from onboarding.webhooks.delivery import attempt
+
+    return attempt(delivery_id)
+
+
 def flush_buffer() -> int:
     from onboarding import buffer
 
@@ -37,8 +44,9 @@ def sweep() -> None:
     from onboarding import buffer
     from onboarding.extensions import db
     from onboarding.outbox.service import drain_due, prune_receipts
+    from onboarding.webhooks.delivery import enqueue_due
 
-    for step in (drain_due, buffer.flush, prune_receipts, schedule_maintenance):
+    for step in (drain_due, enqueue_due, buffer.flush, prune_receipts, schedule_maintenance):
         try:
             step()
         except Exception:  # noqa: BLE001 - one failed step must not stop the others; the next sweep retries

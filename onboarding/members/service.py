@@ -154,6 +154,8 @@ def edit_member(
     after = _snapshot(member)
     if after == before:
         return False
+    if after["role"] != before["role"]:
+        _emit("member.role-changed", member)
     audit.record(
         "member.edit",
         organization_id=org.id,
@@ -170,6 +172,12 @@ def _audit_data(member: OrganizationMember) -> dict[str, Any]:
     from onboarding.invites.service import member_audit_data  # Sentry's get_audit_log_data() shape
 
     return member_audit_data(member)
+
+
+def _emit(event: str, member: OrganizationMember) -> None:
+    from onboarding.webhooks.events import emit  # the organization's webhooks, in this transaction
+
+    emit(event, member)
 
 
 def remove_member(
@@ -208,6 +216,7 @@ def remove_member(
         ip_address=ip,
         data=_audit_data(member),
     )
+    _emit("member.removed", member)
     db.session.delete(member)
     db.session.flush()
     return "member.remove"
@@ -229,5 +238,6 @@ def leave(org: Organization, member: OrganizationMember, actor: User, *, ip: str
         ip_address=ip,
         data=_audit_data(member),
     )
+    _emit("member.removed", member)
     db.session.delete(member)
     db.session.flush()

@@ -193,6 +193,9 @@ def add_member(org: Organization, user: User, *, role: str | None = None) -> Org
     )
     db.session.add(member)
     db.session.flush()
+    from onboarding.webhooks.events import emit
+
+    emit("member.joined", member)  # registration, SSO, createuser: the organization's webhooks hear it
     return member
 
 

@@ -92,3 +92,12 @@ def apply_buffered(payload: dict[str, Any], message_id: int) -> None:
     from onboarding import buffer
 
     buffer.apply(payload["table"], payload["columns"], payload["filters"], payload.get("extra"))
+
+
+@receiver("webhook", "webhook_deliveries")
+def fan_out_webhook(payload: dict[str, Any], message_id: int) -> None:
+    """A member or invite event becomes one delivery per subscribed endpoint (onboarding.webhooks)."""
+    del message_id
+    from onboarding.webhooks import service as webhooks
+
+    webhooks.fan_out(payload)
