@@ -44,7 +44,7 @@ ORGANIZATION_SETTINGS: tuple[NavLink, ...] = (
     NavLink("Avatar", "avatars.org_avatar", "org:write", also=("avatars.org_upload_status",)),
     NavLink("Security", "twofactor.org_security", "org:admin"),
     NavLink("Single sign-on", "sso.settings", "org:admin"),
-    NavLink("Webhooks", "webhooks.endpoints", "org:admin", also=("webhooks.detail",)),
+    NavLink("Webhooks", "webhooks.endpoints", "org:admin", also=("webhooks.detail", "webhooks.create")),
     NavLink("Delete organization", "deletion.organization", "org:admin"),
 )
 

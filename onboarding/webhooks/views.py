@@ -55,7 +55,7 @@ def _detail_url(endpoint: WebhookEndpoint) -> str:
 
 @bp.get("/<org_slug>/settings/webhooks/")
 @org_required(PERMISSION)
-def index(org_slug: str) -> Response:
+def endpoints(org_slug: str) -> Response:
     return _list_page(WebhookForm(formdata=None))
 
 
@@ -132,4 +132,4 @@ def delete(org_slug: str, endpoint_id: int) -> Response:
     webhooks.delete_endpoint(endpoint, current_user, ip=client_ip())
     db.session.commit()
     flash(f"Removed the endpoint {url}.", "success")
-    return see_other(url_for("webhooks.index", org_slug=g.org.slug))
+    return see_other(url_for("webhooks.endpoints", org_slug=g.org.slug))
