@@ -11,13 +11,14 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from onboarding import mail, secretbox
+from onboarding import secretbox
 from onboarding.accounts.models import User
 from onboarding.audit import service as audit
 from onboarding.database import on_commit
 from onboarding.extensions import db, utcnow
 from onboarding.orgs import roles
 from onboarding.orgs.models import Organization, OrganizationMember
+from onboarding.outbox import mail
 from onboarding.outbox.service import schedule
 from onboarding.webhooks import delivery, guard
 from onboarding.webhooks.events import CATEGORY, EVENTS, TEST_EVENT, iso, organization_shape

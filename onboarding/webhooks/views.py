@@ -7,10 +7,10 @@ from flask import abort, flash, g, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from onboarding.auth.flow import client_ip
-from onboarding.auth.forms import EmptyForm
 from onboarding.extensions import db
 from onboarding.orgs.access import org_required
+from onboarding.web.client import client_ip
+from onboarding.web.forms import EmptyForm
 from onboarding.web.htmx import render, see_other
 from onboarding.webhooks import bp
 from onboarding.webhooks import service as webhooks
