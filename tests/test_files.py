@@ -340,3 +340,44 @@ def test_a_sha1_collision_is_refused_not_served(backend, app, other):
     assert count(FileBlob) == 1
     with get_storage().open(db.session.get(FileBlob, blob.id).path) as stored:
         assert stored.read() == original  # the stored bytes were not replaced either
+
+
+def test_a_deduplicated_chunk_is_compared_in_pieces_and_only_as_far_as_it_matches(backend, app):
+    """The byte-compare of a SHA-1 hit reads the stored chunk in small pieces (memory stays one piece)
+    and stops at the first piece that differs."""
+    size = 4 * files.COMPARE_PIECE
+    original = bytes(range(256)) * (size // 256)
+    blob = files.blob_for_chunk(original)
+    db.session.commit()
+    reads: list[int] = []
+
+    class Counting:
+        name = get_storage().name
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def open(self, path):
+            stored = self.inner.open(path)
+            real = stored.read
+
+            def read(n=-1):
+                data = real(n)
+                reads.append(len(data))
+                return data
+
+            stored.read = read
+            return stored
+
+    storage = Counting(get_storage())
+    assert files.blob_for_chunk(original, storage).id == blob.id
+    assert max(reads) <= files.COMPARE_PIECE and sum(reads) == size
+
+    other = b"X" + original[1:]  # differs in the first piece
+    blob.checksum = hashlib.sha1(other).hexdigest()
+    db.session.commit()
+    reads.clear()
+    with pytest.raises(files.BlobCollision):
+        files.blob_for_chunk(other, storage)
+    db.session.rollback()
+    assert sum(reads) == files.COMPARE_PIECE  # stopped after the first piece

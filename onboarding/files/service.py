@@ -61,17 +61,28 @@ def _find_blob(checksum: str) -> FileBlob | None:
     return db.session.scalar(select(FileBlob).where(FileBlob.checksum == checksum))
 
 
+COMPARE_PIECE = 64 * 1024  # a stored chunk is compared in pieces: memory stays small, a mismatch stops early
+
+
 def _check_same_bytes(blob: FileBlob, chunk: bytes, storage: Storage) -> FileBlob:
     """SHA-1 alone is collision-attackable and blobs are shared across users and organizations, so a
-    hit is reused only when size and bytes match too (notes §4: "sha1 plus size plus a byte-compare")."""
-    if blob.size == len(chunk) and blob.path is not None:
-        with storage.open(blob.path) as stored:
-            if stored.read(len(chunk) + 1) == chunk:
-                return blob
+    hit is reused only when size and bytes match too (notes §4: "sha1 plus size plus a byte-compare").
+    The stored bytes are read only when the size matches, in pieces, and no further than a difference."""
+    if blob.size == len(chunk) and blob.path is not None and _same_bytes(storage, blob.path, chunk):
+        return blob
     log.error(
         "blob %s has the SHA-1 %s of new bytes but other contents; refusing them", blob.id, blob.checksum
     )
     raise BlobCollision("These bytes collide with a stored chunk's SHA-1; they were not stored.")
+
+
+def _same_bytes(storage: Storage, path: str, chunk: bytes) -> bool:
+    view = memoryview(chunk)
+    with storage.open(path) as stored:
+        for start in range(0, len(chunk), COMPARE_PIECE):
+            if stored.read(COMPARE_PIECE) != view[start : start + COMPARE_PIECE]:
+                return False
+        return stored.read(1) == b""
 
 
 def blob_for_chunk(chunk: bytes, storage: Storage | None = None) -> FileBlob:
