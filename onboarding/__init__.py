@@ -121,5 +121,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     capture.init_app(app)
     metrics.init_app(app, state=status)
     logs.init_app(app)
+    from onboarding.web import assets
+
+    assets.init_app(app)  # last: WhiteNoise answers fingerprinted static files before anything else runs
 
     return app

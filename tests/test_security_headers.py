@@ -245,3 +245,33 @@ def test_htmx_error_is_not_swapped_but_vary_is_set(client: Any) -> None:
     resp = client.get("/nowhere/", headers={"HX-Request": "true"})
     assert resp.status_code == 404
     assert "HX-Request" in resp.vary
+
+
+def test_static_files_fingerprinted_immutable_and_compressed(client: Any) -> None:
+    """Pages link fingerprinted static files, served compressed with a year-long immutable cache and the
+    same protective headers; the favicon is inlined (one request fewer)."""
+    html = client.get("/auth/login/").get_data(as_text=True)
+    links = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+    assert links and all(re.search(r"\.[0-9a-f]{12}\.(css|js)$", link) for link in links), links
+    assert 'rel="icon" href="data:image/svg+xml,' in html
+    for link in links:
+        resp = client.get(link, headers={"Accept-Encoding": "br, gzip"})
+        assert resp.status_code == 200
+        assert resp.headers["Content-Encoding"] == "br"
+        assert "immutable" in resp.headers["Cache-Control"]
+        assert "max-age=315360000" in resp.headers["Cache-Control"]
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        plain = client.get(link)
+        assert "Content-Encoding" not in plain.headers
+        assert len(resp.data) < len(plain.data)
+
+
+def test_pages_compressed_when_asked(client: Any) -> None:
+    import brotli
+
+    plain = client.get("/auth/login/")
+    assert "Content-Encoding" not in plain.headers
+    resp = client.get("/auth/login/", headers={"Accept-Encoding": "br"})
+    assert resp.headers["Content-Encoding"] == "br"
+    assert "Accept-Encoding" in resp.headers["Vary"]
+    assert b"csrf-token" in brotli.decompress(resp.data)

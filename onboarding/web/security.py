@@ -48,6 +48,15 @@ def add_headers(resp: Response) -> Response:
     return resp
 
 
+def static_headers(headers: Any, _path: str, _url: str) -> None:
+    """The same protective headers on the static files WhiteNoise serves (onboarding.web.assets)."""
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+
+
 def init_app(app: Flask) -> None:
     app.session_interface = SessionInterface()
     hops = app.config["TRUSTED_PROXIES"]
