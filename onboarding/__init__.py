@@ -36,13 +36,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from onboarding.web import converters, errors, htmx, nav, security, sessions
+    from onboarding.web import confirm, converters, errors, htmx, nav, security, sessions
 
     converters.init_app(app)  # before any blueprint adds a rule
     htmx.init_app(app)  # request.htmx
     security.init_app(app)
     errors.init_app(app)
     nav.init_app(app)
+    confirm.init_app(app)
     from onboarding.accounts.service import load_session_user, touch_session
 
     sessions.init_app(app, login_manager, load_user=load_session_user, touch=touch_session)

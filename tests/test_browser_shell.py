@@ -152,3 +152,42 @@ def test_every_page_is_linked_and_fits_a_phone(app: Any, live: str, page: Any) -
     for name, path in {"sign-in": "/auth/login/", "register": "/auth/register/"}.items():
         shoot(page, live, name, path)
     assert not too_wide, too_wide
+
+
+def test_destructive_actions_are_confirmed_with_and_without_javascript(
+    app: Any, live: str, page: Any
+) -> None:
+    data = seed()
+    org = f"/organizations/{data['org'].slug}"
+    browser = page.context.browser
+
+    plain = browser.new_context(java_script_enabled=False).new_page()
+    sign_in(plain, live, "owner@example.com")
+    plain.goto(f"{live}{org}/members/")
+    row = plain.locator("tr", has_text="newcomer@example.com")
+    row.get_by_role("button", name="Revoke").click()
+    plain.wait_for_url(re.compile(r"/confirm/\?c="))
+    assert plain.locator("h1").inner_text() == "Revoke the invite for newcomer@example.com?"
+    plain.set_viewport_size(PHONE)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    plain.screenshot(path=str(SHOTS / "confirm-390.png"), full_page=True)
+    plain.locator("#confirm-form").get_by_role("button", name="Revoke").click()
+    plain.wait_for_url(f"{live}{org}/members/")
+    assert "Revoked the invite for newcomer@example.com." in plain.locator("#flash").inner_text()
+    assert plain.locator("tr", has_text="newcomer@example.com").count() == 0
+    plain.context.close()
+
+    # With JavaScript the browser's own dialog asks, and the row goes in place.
+    sign_in(page, live, "owner@example.com")
+    page.goto(f"{live}{org}/members/")
+    questions: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    page.locator("tr", has_text="member@example.com").get_by_role("button", name="Remove").click()
+    page.locator("tr", has_text="member@example.com").wait_for(state="detached")
+    assert questions == ["Remove member@example.com from the Default organization?"]
+    assert page.url == f"{live}{org}/members/"
