@@ -303,3 +303,48 @@ def test_removing_the_app_keeps_two_factor_when_a_passkey_remains(client):
     resp = client.post(f"/account/settings/security/passkeys/{passkey.id}/remove/", data={})
     assert resp.status_code == 403 and "only second factor" in resp.get_data(as_text=True)
     assert db.session.scalar(select(Passkey.id)) == passkey.id
+
+
+# --- the JSON surface -------------------------------------------------------------------------------
+
+
+def test_ceremonies_are_in_the_openapi_document(client):
+    doc = client.get("/api/0/openapi.json").get_json()
+    for path in ("signin", "2fa", "register", "confirm"):
+        for suffix in ("", "options/"):
+            operation = doc["paths"][f"/auth/passkey/{path}/{suffix}"]["post"]
+            assert operation["tags"] == ["passkeys"] and "422" in operation["responses"] or suffix
+    assert doc["paths"]["/auth/passkey/signin/"]["post"]["security"] == []
+
+
+def test_a_json_request_without_csrf_token_gets_a_json_error(client, app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    resp = client.post("/auth/passkey/signin/options/", json={})
+    assert resp.status_code == 400 and resp.is_json
+    assert "expired or did not come from this site" in resp.get_json()["detail"]
+
+
+def test_a_passkey_only_account_confirms_with_a_passkey_after_ten_minutes(client):
+    user = make_user("nopw@example.com")
+    make_member(default_org(), user)
+    login(client, "nopw@example.com")
+    device = add_passkey(client, "Phone")
+    second = add_passkey(client, "Laptop", SoftPasskey(origin=ORIGIN))
+    del second
+    user.password_hash = None  # e.g. made by createuser without one: passkeys are its only way in
+    db.session.execute(update(UserSession).values(created_at=utcnow() - timedelta(minutes=11)))
+    db.session.commit()
+    page = client.get("/account/settings/security/").get_data(as_text=True)
+    assert 'id="passkey-confirm"' in page and "passkey-remove-password" not in page
+    first = db.session.scalars(select(Passkey).order_by(Passkey.id)).first()
+    assert first is not None
+    url = f"/account/settings/security/passkeys/{first.id}/remove/"
+    refused = client.post(url, data={})
+    assert refused.status_code == 403 and "Confirm with a passkey" in refused.get_data(as_text=True)
+    assert client.post("/auth/passkey/register/options/", json={}).status_code == 403
+
+    options = client.post("/auth/passkey/confirm/options/", json={}).get_json()["publicKey"]
+    resp = client.post("/auth/passkey/confirm/", json={"credential": device.get(options)})
+    assert resp.status_code == 200
+    assert client.post(url, data={}).status_code == 303
+    assert len(db.session.scalars(select(Passkey)).all()) == 1

@@ -21,3 +21,7 @@ def _register_second_factor() -> None:
 
 
 _register_second_factor()
+
+from onboarding.passkeys import api_doc  # noqa: E402
+
+api_doc.register()

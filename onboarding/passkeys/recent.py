@@ -14,7 +14,9 @@ from onboarding.web.client import client_ip
 
 RECENT_SECONDS = 10 * 60
 CONFIRMED_KEY = "_confirmed_at"
-STALE = "You signed in more than 10 minutes ago. Confirm it is you first."
+CONFIRM_WITH_PASSKEY = (
+    "You signed in more than 10 minutes ago. Confirm it is you with “Confirm with a passkey” first."
+)
 WRONG_PASSWORD = "That password is not correct."
 NEED_PASSWORD = "You signed in more than 10 minutes ago: enter your password to confirm it is you."
 

@@ -67,7 +67,7 @@ def register_options() -> Response:
         return refused
     if not recent.is_recent(current_user):
         if not current_user.has_usable_password():
-            return _error(403, recent.STALE)
+            return _error(403, recent.CONFIRM_WITH_PASSKEY)
         error = recent.check_password(current_user, _body().get("password"))
         if error:
             db.session.commit()
@@ -291,6 +291,8 @@ def remove(passkey_id: int) -> Response:
         return see_other(url_for("twofactor.security"))
     form = RemoveForm()
     if not recent.is_recent(current_user):
+        if not current_user.has_usable_password():
+            return _page(403, passkey_errors={passkey_id: {"remove": recent.CONFIRM_WITH_PASSKEY}})
         error = recent.check_password(current_user, form.password.data)
         if error:
             return _page(422, passkey_errors={passkey_id: {"password": error}})

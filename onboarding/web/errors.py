@@ -36,7 +36,7 @@ def error_page(code: int, message: str | None = None, *, title: str | None = Non
     default_title, default_message = TITLES.get(code, ("Error", "Something went wrong."))
     text = message or default_message
     resp: Response
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.is_json:  # a JSON request gets a JSON answer
         resp = jsonify({"detail": text})
     else:
         resp = Response(
