@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, current_app
 from rq import Queue, SimpleWorker
 from rq.job import Job, Retry
+from rq.timeouts import TimerDeathPenalty
 
 from onboarding import metrics
 from onboarding.redisconn import get_redis
@@ -19,6 +20,9 @@ from onboarding.redisconn import get_redis
 log = logging.getLogger(__name__)
 
 QUEUES = ("default", "email", "outbox", "files", "events", "webhooks")
+# Queues whose jobs call other people's servers: worked by threads of their own (see run_worker), so a slow
+# endpoint never holds up mail, the outbox or the files, and one slow endpoint takes one thread at most.
+SIDE_QUEUES = {"webhooks": 4}
 
 
 def get_queue(name: str = "default") -> Queue:
@@ -112,6 +116,29 @@ class AppWorker(SimpleWorker):
         return super().handle_exception(job, *exc_info)
 
 
+class SideWorker(AppWorker):
+    """A worker in a thread of the worker process (:data:`SIDE_QUEUES`). Signals belong to the main
+    thread, so it installs no handlers and times jobs out with a timer instead of SIGALRM."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+def _start_side_workers(app: Flask, connection: Any, names: Sequence[str]) -> list[SideWorker]:
+    workers = []
+    for name in names:
+        for n in range(SIDE_QUEUES[name]):
+            side = SideWorker([Queue(name, connection=connection)], connection=connection)
+            side.flask_app = app
+            # One of them runs the RQ scheduler for this queue (retries are scheduled jobs).
+            kwargs = {"with_scheduler": n == 0, "logging_level": "INFO"}
+            threading.Thread(target=side.work, kwargs=kwargs, name=f"{name}-{n}", daemon=True).start()
+            workers.append(side)
+    return workers
+
+
 def _periodic_loop(app: Flask, periodic: Callable[[], None], stop: threading.Event) -> None:
     """Run ``periodic`` every ``OUTBOX_SWEEP_SECONDS`` for as long as the worker runs. It lives in the
     worker's process rather than as a job stored in Redis, so neither a Redis restarted without its data
@@ -134,6 +161,8 @@ def run_worker(
     :func:`onboarding.tasks.sweep`; this module knows no job) runs in a loop beside the worker."""
     with app.app_context():
         connection = get_redis()
+    side = [q for q in queues if q in SIDE_QUEUES] if not burst and len(queues) > 1 else []
+    queues = [q for q in queues if q not in side]
     worker = AppWorker([Queue(name, connection=connection) for name in queues], connection=connection)
     worker.flask_app = app
     import gc
@@ -143,7 +172,13 @@ def run_worker(
     stop = threading.Event()
     if not burst and periodic is not None:
         threading.Thread(target=_periodic_loop, args=(app, periodic, stop), name="sweep", daemon=True).start()
+    side_workers = _start_side_workers(app, connection, side)
     try:
         return bool(worker.work(burst=burst, with_scheduler=True, logging_level="INFO"))
     finally:
         stop.set()
+        for side_worker in side_workers:
+            try:
+                side_worker.register_death()  # its thread ends with the process; /manage/status forgets it now
+            except Exception:  # noqa: BLE001 - Redis gone: the registration expires by itself
+                log.debug("could not unregister %s", side_worker.name)

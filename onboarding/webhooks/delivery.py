@@ -25,7 +25,7 @@ from onboarding import secretbox
 from onboarding.database import on_commit, write_intent
 from onboarding.extensions import db, utcnow
 from onboarding.webhooks import guard
-from onboarding.webhooks.models import DeliveryStatus, WebhookDelivery
+from onboarding.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0  # for the whole answer, not per read
 RESPONSE_CAP = 1024  # bytes of the answer kept (and read at all)
 USER_AGENT = "Onboarding-Webhooks/1"
+ENDPOINT_BUSY_DELAY = 2.0  # seconds a delivery waits while its endpoint answers another one
 
 
 def retry_delay(attempts: int) -> float:
@@ -112,6 +113,57 @@ def attempt(delivery_id: int) -> bool:
     endpoint = delivery.endpoint
     if not endpoint.enabled:
         return _record(delivery_id, None, None, "The endpoint is disabled.")
+    if not _take_endpoint(endpoint.id, delivery_id):
+        _wait_for_endpoint(delivery_id)
+        return False
+    try:
+        return _send(delivery, endpoint)
+    finally:
+        _free_endpoint(endpoint.id, delivery_id)
+
+
+def _busy_key(endpoint_id: int) -> str:
+    return f"onboarding:webhook-endpoint-busy:{endpoint_id}"
+
+
+def _take_endpoint(endpoint_id: int, delivery_id: int) -> bool:
+    """One attempt per endpoint at a time, across workers: a slow endpoint takes one worker thread, and
+    the other endpoints' deliveries go on. (Redis down: no limit; the deliveries are still leased.)"""
+    from onboarding.redisconn import get_redis
+
+    try:
+        lease = current_app.config["OUTBOX_LEASE_SECONDS"]
+        return bool(get_redis().set(_busy_key(endpoint_id), delivery_id, nx=True, ex=lease))
+    except Exception:  # noqa: BLE001
+        log.warning("could not take the webhook endpoint %s's turn; sending anyway", endpoint_id)
+        return True
+
+
+def _free_endpoint(endpoint_id: int, delivery_id: int) -> None:
+    from onboarding.redisconn import get_redis
+
+    try:
+        redis = get_redis()
+        if redis.get(_busy_key(endpoint_id)) == str(delivery_id).encode():
+            redis.delete(_busy_key(endpoint_id))
+    except Exception:  # noqa: BLE001 - the key expires with the lease
+        log.debug("could not free the webhook endpoint %s's turn", endpoint_id)
+
+
+def _wait_for_endpoint(delivery_id: int) -> None:
+    """The endpoint is busy with another delivery: this one tries again in a moment (not an attempt)."""
+    due = utcnow() + timedelta(seconds=ENDPOINT_BUSY_DELAY)
+    with write_intent(True):
+        db.session.rollback()
+        db.session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(next_attempt_at=due)
+        )
+        db.session.commit()
+    enqueue(delivery_id, at=due)
+
+
+def _send(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> bool:
+    delivery_id = delivery.id
     secret = secretbox.unseal(endpoint.secret, SECRET_PURPOSE)
     url, webhook_id, body = endpoint.url, delivery.webhook_id, delivery.body
     with write_intent(False):
