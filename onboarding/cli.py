@@ -75,6 +75,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     base_url = str(app.config.get("BASE_URL") or url).rstrip("/")
     if not app.config.get("BASE_URL"):
         env["ONBOARDING_BASE_URL"] = url
+        if shown_host != host:  # on every interface, with no base URL to name the site: any Host header
+            env.setdefault("ONBOARDING_ALLOWED_HOSTS", "*")
     # Metrics from every web process and the worker, added up at scrape time (onboarding.metrics).
     metrics_dir = Path(app.instance_path) / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -194,6 +194,7 @@ def _short_name(value: str) -> str | None:
 
 
 DAY = 24 * 3600
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")  # health checks and local tools always reach the app
 
 # fmt: off
 SETTINGS: dict[str, Setting] = {
@@ -212,6 +213,9 @@ SETTINGS: dict[str, Setting] = {
     # An expired invite stays listed (a resend revives it) this long, then the hourly clean-up removes it.
     "INVITE_EXPIRED_RETENTION_SECONDS": number(30 * DAY, minimum=0),
     "TRUSTED_PROXIES": number(0, minimum=0),  # reverse proxies in front that set X-Forwarded-*
+    # Host names answered besides BASE_URL's (and loopback); ".example.com" allows its subdomains. Any other
+    # Host header gets 400 once BASE_URL or this is set (Flask's TRUSTED_HOSTS is made from both).
+    "ALLOWED_HOSTS": words([], "onboarding.example.net, .example.org"),
     # Errors, logs, metrics.
     "SENTRY_DSN": text(None, "https://key@sentry.example.com/1", _sentry_dsn),
     "ENVIRONMENT": text("production", "staging"),  # recorded with each captured error
@@ -318,6 +322,9 @@ def _validate(app: Flask) -> None:
         if cfg["BASE_URL"].startswith("https://"):
             # Flask's default is False, so setdefault would never fire: a public https URL means Secure.
             cfg["SESSION_COOKIE_SECURE"] = True
+    hosts = ([urlsplit(cfg["BASE_URL"]).hostname or ""] if cfg["BASE_URL"] else []) + cfg["ALLOWED_HOSTS"]
+    if hosts and "*" not in hosts:  # "*": any Host header (serve on all interfaces without a base URL)
+        cfg["TRUSTED_HOSTS"] = [*hosts, *LOOPBACK_HOSTS]
     if not cfg["MAIL_URL"]:
         cfg["MAIL_URL"] = f"file://{instance / 'mail'}"
     if not cfg["SECRET_KEY"]:

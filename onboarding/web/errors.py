@@ -6,7 +6,9 @@ import logging
 
 import sentry_sdk
 from flask import Flask, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
@@ -38,6 +40,11 @@ def error_page(code: int, message: str | None = None, *, title: str | None = Non
     resp: Response
     if request.path.startswith("/api/") or request.is_json:  # a JSON request gets a JSON answer
         resp = jsonify({"detail": text})
+    elif request_ctx.url_adapter is None:
+        # No URLs can be built (a Host header not in TRUSTED_HOSTS): a bare page, without the site's links.
+        resp = Response(
+            f"<!doctype html><title>{code}</title><h1>{escape(text)}</h1>\n", mimetype="text/html"
+        )
     else:
         resp = Response(
             render_template("errors/error.html", code=code, title=title or default_title, message=text),

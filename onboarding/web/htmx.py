@@ -12,6 +12,7 @@ from typing import Any, cast
 import htmx_flask
 from flask import Flask, redirect, render_template
 from jinja2_fragments.flask import render_block
+from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
 request = htmx_flask.request  # flask.request, typed with its ``htmx`` attribute
@@ -48,7 +49,7 @@ def render(template: str, *, block: str | None = None, status: int = 200, **ctx:
 def see_other(url: str) -> Response:
     """After a successful POST: 303 for a plain form, ``HX-Redirect`` (a real page load) for htmx."""
     if is_htmx():
-        return response("", 204, redirect=url)
+        return response("", 204, redirect=iri_to_uri(url))  # a header value: ASCII only
     resp = redirect(url, code=303)
     resp.vary.add("HX-Request")
     return resp

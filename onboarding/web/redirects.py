@@ -12,6 +12,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app, request
+from werkzeug.urls import iri_to_uri
 
 LOGIN_PATH = "/auth/login/"
 _CONTROL = re.compile(r"[\x00-\x20\x7f\\]")
@@ -41,4 +42,5 @@ def safe_path(url: str | None) -> str | None:
         return None
     if path.startswith(LOGIN_PATH):  # back to sign-in: would loop
         return None
-    return urlunsplit(("", "", path, parts.query, ""))
+    # Percent-quoted, so the path is a valid header value (Location, HX-Redirect) and is kept that way.
+    return iri_to_uri(urlunsplit(("", "", path, parts.query, "")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
@@ -57,9 +58,21 @@ def static_headers(headers: Any, _path: str, _url: str) -> None:
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
 
 
+def relative_location(resp: Response) -> Response:
+    """Redirects to this site name a path, not a host: Werkzeug's trailing-slash redirect (308) would
+    otherwise spell out whatever Host header the request carried."""
+    location = resp.headers.get("Location")
+    if location and resp.status_code in (301, 302, 303, 307, 308) and request:
+        parts = urlsplit(location)
+        if parts.netloc and parts.netloc.lower() == request.host.lower():
+            resp.headers["Location"] = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+    return resp
+
+
 def init_app(app: Flask) -> None:
     app.session_interface = SessionInterface()
     hops = app.config["TRUSTED_PROXIES"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
     app.after_request(add_headers)
+    app.after_request(relative_location)
