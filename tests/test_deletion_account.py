@@ -263,3 +263,21 @@ def test_htmx_errors_swap_the_form_and_success_redirects(app):
     resp = c.post(URL, data={"password": PASSWORD}, headers=HX)
     assert resp.status_code == 204 and resp.headers["HX-Redirect"] == "/auth/login/"
     assert count(User) == 0
+
+
+def test_organizations_webhooks_hear_member_removed(app, settings):
+    import json
+
+    from tests.webhook_helpers import Receiver, add_endpoint
+
+    app.config["WEBHOOK_ALLOW_PRIVATE"] = True  # the receiver listens on loopback
+    owner, user = make_user("owner@example.com"), make_user("a@example.com")
+    org = make_org("Acme")
+    make_member(org, owner, "owner")
+    make_member(org, user, "member")
+    c = signed_in(app, "a@example.com")
+    with Receiver() as receiver:
+        add_endpoint(org, owner, receiver.url, ["member.removed"])
+        assert c.post(URL, data={"password": PASSWORD}).status_code == 303
+    [event] = [json.loads(r.body) for r in receiver.received]
+    assert event["type"] == "member.removed" and event["data"]["member"]["email"] == "a@example.com"

@@ -13,7 +13,8 @@ class AccountDeleteForm(FlaskForm):
     password = PasswordField(
         "Your password",
         id="account-delete-password",
-        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
+        # Required unless a passkey confirmed it is them (checked in the view).
+        validators=[Length(max=MAX_LENGTH)],
     )
 
 

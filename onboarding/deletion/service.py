@@ -29,6 +29,7 @@ from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization, OrganizationMember, OrgStatus
 from onboarding.outbox import mail
 from onboarding.passwords import verify_password
+from onboarding.webhooks import events as webhook_events
 
 DELETED_USER = "Deleted user"
 NO_PASSWORD = (
@@ -116,7 +117,8 @@ def delete_user(user: User, *, ip: str | None) -> AccountDeletion:
 
     Gone: the user row and, by cascade, sessions, API tokens, second factors, emails, memberships, SSO
     identities, account tokens; here: invites addressed to them, avatar file and pending uploads. Kept:
-    audit entries, with the actor shown as a deleted user, and captured errors, no longer naming them. Each organization they belonged to records
+    audit entries, with the actor shown as a deleted user, and captured errors, no longer naming them.
+    Each organization's webhooks hear ``member.removed``. Each organization they belonged to records
     ``user.delete``, and so does the instance's own log.
     """
     blocking = sole_owned(user, lock=True)
@@ -126,6 +128,7 @@ def delete_user(user: User, *, ip: str | None) -> AccountDeletion:
     mine = orgs.memberships(user)
     for member in mine:
         _deleted_actor_entry(organization_id=member.organization_id, user_id=uid, ip=ip, role=member.role)
+        webhook_events.emit("member.removed", member)  # built now, while the membership still exists
     _deleted_actor_entry(organization_id=None, user_id=uid, ip=ip, role=None)
     invites = db.session.execute(
         delete(OrganizationMember).where(
