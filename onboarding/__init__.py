@@ -55,7 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from onboarding.avatars import bp as avatars_bp
     from onboarding.files import bp as files_bp
     from onboarding.health import bp as health_bp
-    from onboarding.invites import bp as invites_bp
+    from onboarding.invites.views import bp as invites_bp
     from onboarding.members import bp as members_bp
     from onboarding.ops import bp as ops_bp
     from onboarding.orgs import bp as orgs_bp

@@ -211,15 +211,19 @@ def test_each_sign_in_gets_a_new_session(client, app):
 
 
 def test_login_keeps_pending_invite_and_drops_other_session_data(client):
+    from tests.factories import make_invite
+
     user = make_user("a@example.com")
     make_member(default_org(), user)
+    invite, raw = make_invite(default_org(), "someone.else@example.com")  # not a's: it waits
     with client.session_transaction() as sess:
-        sess["invite_member_id"] = 5
-        sess["invite_token"] = "t"
+        sess["invite_member_id"] = invite.id
+        sess["invite_token"] = raw
         sess["junk"] = "x"
-    login(client, "a@example.com")
+    resp = login(client, "a@example.com")
+    assert resp.headers["Location"] == f"/accept/{invite.id}/{raw}/"  # the page says whose it is
     with client.session_transaction() as sess:
-        assert sess["invite_member_id"] == 5 and "junk" not in sess
+        assert sess["invite_member_id"] == invite.id and "junk" not in sess
 
 
 NEXT_PAYLOADS = [

@@ -151,7 +151,7 @@ def test_anonymous_get_keeps_invite_in_session(client, org, inviter):
     with client.session_transaction() as sess:
         assert sess["invite_member_id"] == member.id and sess["invite_token"] == raw
         assert sess["invite_organization_id"] == org.id and sess["invite_email"] == "new@example.com"
-        assert sess["can_register"] is True and sess["_next"] == path(member, raw)
+        assert sess["can_register"] is True
 
 
 def test_register_through_invite_accepts_and_lands(client, org, inviter):
@@ -205,14 +205,16 @@ def test_register_through_invite_cannot_change_email(client, org):
     assert db.session.query(User).filter_by(email="evil@example.com").count() == 0
 
 
-def test_sign_in_returns_to_accept_page(client, org):
+def test_sign_in_resumes_the_invite(client, org):
     member, raw = make_invite(org, "old@example.com")
-    make_user("old@example.com")
+    user = make_user("old@example.com")
     client.get(path(member, raw))
     resp = login(client, "old@example.com")
-    assert resp.headers["Location"] == path(member, raw)
-    page = client.get(path(member, raw)).get_data(as_text=True)
-    assert 'id="accept-form"' in page
+    assert resp.headers["Location"] == "/organizations/acme/"
+    assert db.session.get(OrganizationMember, member.id).user_id == user.id
+    assert "You have been added to the Acme organization." in client.get("/organizations/acme/").get_data(
+        as_text=True
+    )
 
 
 # --- signed-in visitor --------------------------------------------------------------------------------
@@ -268,7 +270,7 @@ def test_email_mismatch_is_not_silently_joined(client, org):
     out = client.post(f"/auth/logout/?next={path(member, raw)}")
     assert out.status_code == 303
     make_user("invited@example.com")
-    assert login(client, "invited@example.com").headers["Location"] == path(member, raw)
+    assert login(client, "invited@example.com").headers["Location"] == "/organizations/acme/"
 
 
 def test_verified_secondary_email_may_accept(client, org):
@@ -280,10 +282,31 @@ def test_verified_secondary_email_may_accept(client, org):
     assert client.post(path(member, raw)).status_code == 303
 
 
-def test_already_member_is_told_and_duplicate_deleted(client, org):
+def test_member_cannot_destroy_an_invite_sent_to_someone_else(client, org):
+    """Bug 1: Bob, already a member, opens Alice's forwarded link: the address comes first."""
+    bob = make_user("bob@example.com")
+    make_member(org, bob)
+    member, raw = make_invite(org, "alice@example.com")
+    login(client, "bob@example.com")
+    page = client.get(path(member, raw))
+    assert page.status_code == 403
+    html = page.get_data(as_text=True)
+    assert "This invite was sent to <strong>alice@example.com</strong>" in html
+    assert "discard this invite" not in html
+    assert client.post(path(member, raw)).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(OrganizationMember, member.id).email == "alice@example.com"
+    events = [e.event for e in db.session.scalars(select(AuditLogEntry))]
+    assert "member.accept-invite" not in events
+
+
+def test_already_member_is_told_and_own_duplicate_deleted(client, org):
+    """The owner of the address, already a member, may discard the invite (Sentry's clean-up)."""
     user = make_user("me@example.com")
     make_member(org, user)
     member, raw = make_invite(org, "me2@example.com")
+    db.session.add(UserEmail(user_id=user.id, email="me2@example.com", is_verified=True))
+    db.session.commit()
     login(client, "me@example.com")
     assert "already a member" in client.get(path(member, raw)).get_data(as_text=True)
     resp = client.post(path(member, raw))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, session
+from flask import jsonify
 from flask_login import current_user
 
 from onboarding.api import bp
@@ -44,7 +44,6 @@ def accept_invite_details(member_id: str, token: str) -> Any:
         "invitedEmail": member.email,
         "emailMatches": bool(user is not None and invites.email_matches(user, member.email)),
     }
-    session["invite_email"] = member.email
     if user is None:
         invite_session.remember(member, token, allow_register=True)
         initiate_login(invites.accept_path(member.id, token) if provider is None else "/")

@@ -163,7 +163,7 @@ def update_member(org_slug: str, member_id: str) -> Any:
         return error(400, "Send a JSON object.")
     if data.get("reinvite"):
         try:
-            invites.resend(member, g.api_actor, ip=client_ip())
+            invites.resend(member, g.api_actor, g.api_role, ip=client_ip())
         except invites.InviteError as exc:
             return throttled(error(exc.status or 400, str(exc)), exc.retry_after)
         db.session.commit()
@@ -201,9 +201,9 @@ def delete_member(org_slug: str, member_id: str) -> Any:
         if not roles.has_permission(g.api_role, "member:invite"):
             return error(403, "You do not have permission to perform this action.")
         try:
-            invites.revoke(member, actor, ip=client_ip())
+            invites.revoke(member, actor, g.api_role, ip=client_ip())
         except invites.InviteError as exc:
-            return error(400, str(exc))
+            return error(exc.status or 400, str(exc))
         db.session.commit()
         return "", 204
     try:

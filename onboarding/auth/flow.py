@@ -1,8 +1,7 @@
 """The session side of signing in: where to go next, the invite kept across the detour, rotation.
 
-Session keys (spec §2): ``_next`` (where to go after sign-in), ``activeorg`` (slug), and the pending
-invite — ``invite_member_id``, ``invite_token``, ``invite_organization_id``, ``invite_email`` and
-``can_register`` (one registration through that invite).
+Session keys (spec §2): ``_next`` (where to go after sign-in) and ``activeorg`` (slug). The pending
+invite kept across the detour is :mod:`onboarding.invites.session`'s business.
 """
 
 from __future__ import annotations
@@ -12,11 +11,10 @@ from flask_login import login_user, logout_user
 
 from onboarding.accounts import service as accounts
 from onboarding.accounts.models import User
+from onboarding.invites import session as invite_session
 from onboarding.orgs import service as orgs
 from onboarding.web.client import client_ip
 from onboarding.web.redirects import safe_path
-
-INVITE_KEYS = ("invite_member_id", "invite_token", "invite_organization_id", "invite_email", "can_register")
 
 
 def initiate_login(next_url: str | None) -> None:
@@ -28,11 +26,7 @@ def initiate_login(next_url: str | None) -> None:
 
 
 def can_register() -> bool:
-    return bool(current_app.config["ALLOW_REGISTRATION"] or session.get("can_register"))
-
-
-def has_pending_invite() -> bool:
-    return bool(session.get("invite_member_id") and session.get("invite_token"))
+    return bool(current_app.config["ALLOW_REGISTRATION"] or invite_session.allows_registration())
 
 
 def sign_in(user: User) -> None:
@@ -41,7 +35,8 @@ def sign_in(user: User) -> None:
     The pending invite and the return address survive the rotation (the invite detour needs them);
     anything else the anonymous session held is dropped.
     """
-    kept = {k: session[k] for k in (*INVITE_KEYS, "_next", "activeorg", "_sso_link") if k in session}
+    kept = {k: session[k] for k in ("_next", "activeorg", "_sso_link") if k in session}
+    kept.update(invite_session.carried())
     session.clear()
     session.update(kept)
     accounts.start_session(user, ip_address=client_ip(), user_agent=request.headers.get("User-Agent"))
@@ -76,3 +71,15 @@ def login_redirect(user: User) -> str:
     """``_next`` when it is a safe path on this site, otherwise the user's landing page."""
     target = safe_path(session.pop("_next", None))
     return target or landing_url(user)
+
+
+def after_sign_in(user: User) -> str:
+    """Where a user who has just signed in or registered goes: the pending invite is resumed first
+    (joined: its organization; a step missing: the invite page), else ``_next`` or their landing page.
+    Live invites to their addresses are announced (``#pending-invites-notice``)."""
+    from onboarding.invites.resume import announce_inbox, resume_invite  # auth → invites, one way
+
+    target = login_redirect(user)
+    resumed = resume_invite(user, ip=client_ip())
+    announce_inbox(user)
+    return resumed.next_url if resumed is not None and resumed.next_url else target

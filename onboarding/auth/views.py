@@ -9,23 +9,22 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from onboarding import metrics
-from onboarding.accounts.models import User
 from onboarding.accounts.service import AccountError, normalize_email
 from onboarding.audit import service as audit
 from onboarding.auth import bp
 from onboarding.auth import service as auth
 from onboarding.auth.flow import (
+    after_sign_in,
     can_register,
-    has_pending_invite,
     initiate_login,
     landing_url,
-    login_redirect,
     sign_in,
     sign_out,
 )
 from onboarding.auth.forms import LoginForm, RegisterForm, SSOForm
 from onboarding.database import write_intent
 from onboarding.extensions import db
+from onboarding.invites import session as invite_session
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization
 from onboarding.passwords import hash_password
@@ -42,7 +41,7 @@ TEMPLATE = "auth/login.html"
 
 def _register_form(*, bound: bool = True) -> RegisterForm:
     form = RegisterForm() if bound else RegisterForm(formdata=None)
-    invited = session.get("invite_email") if has_pending_invite() else None
+    invited = invite_session.invited_email()
     if invited:
         form.fixed_email = normalize_email(invited)
         if not form.username.data:
@@ -69,7 +68,7 @@ def _page(
         "sso_form": forms.get("sso_form") or SSOForm(formdata=None),
         "login_error": forms.get("login_error"),
         "register_error": forms.get("register_error"),
-        "invite_email": session.get("invite_email") if has_pending_invite() else None,
+        "invite_email": invite_session.invited_email(),
     }
     return render(TEMPLATE, block=block, status=status, **ctx)
 
@@ -186,7 +185,7 @@ def _login(org: Organization | None) -> Response:
     if org is not None and orgs.get_membership(org, user) is not None:
         session["activeorg"] = org.slug
     audit.record("user.login.success", organization_id=_audit_org_id(org), actor=user, ip_address=ip)
-    target = login_redirect(user)
+    target = after_sign_in(user)
     db.session.commit()
     metrics.sign_in("success")
     return see_other(target)
@@ -228,7 +227,7 @@ def _register(org: Organization | None) -> Response:
         return _page("register", status=422, block="register_form", register_form=form, org=org)
     password_hash = hash_password(form.password.data)
 
-    invited = has_pending_invite()
+    invited = invite_session.has_pending()
     email = form.username.data
     verified = bool(invited and form.fixed_email == email)
     try:
@@ -245,41 +244,23 @@ def _register(org: Organization | None) -> Response:
 
         send_confirmation(user, is_new_user=True)
     sign_in(user)
-    # An invite grants one registration.
-    session.pop("can_register", None)
-    session.pop("invite_email", None)
+    invite_session.registration_used()  # an invite grants one registration
     audit.record("user.register", organization_id=_audit_org_id(org), actor=user, ip_address=client_ip())
-    target = login_redirect(user)
-    if invited:
-        target = _accept_pending_invite(user) or target
+    target = after_sign_in(user)
     db.session.commit()
     return see_other(target)
-
-
-def _accept_pending_invite(user: User) -> str | None:
-    """Registration through an invite accepts it at once; returns where to go, or None."""
-    from onboarding.invites import service as invites
-    from onboarding.invites import session as invite_session
-
-    pending = invite_session.pending()
-    if pending is None:
-        return None
-    result = invites.accept(*pending, user, ip=client_ip())
-    if result.ok and result.organization is not None:
-        invite_session.forget()
-        session["activeorg"] = result.organization.slug
-        flash(f"You have been added to the {result.organization.name} organization.", "success")
-        return url_for("orgs.home", org_slug=result.organization.slug)
-    # Something is still needed (two-factor, SSO, …): the invite page says what.
-    return invites.accept_path(*pending) if result.status is not invites.AcceptStatus.INVALID else None
 
 
 @bp.route("/logout/", methods=["POST"])
 def logout() -> Response:
     EmptyForm()  # CSRF is checked for every POST by CSRFProtect
+    target = safe_path(request.args.get("next") or request.form.get("next"))
+    # "Sign out and continue" on an invite sent to another address keeps that invite (and its one
+    # registration) for whoever signs in or registers next.
+    kept_invite = invite_session.kept_through_sign_out(target)
     sign_out(current_user if current_user.is_authenticated else None)
     db.session.commit()
-    target = safe_path(request.args.get("next") or request.form.get("next"))
+    invite_session.restore(kept_invite)
     if target:
         initiate_login(target)
     return see_other(url_for("auth.login"))

@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""The invite journey in one home, by stage (see :mod:`onboarding.invites.service`).
 
-bp = Blueprint("invites", __name__)
-
-from onboarding.invites import views  # noqa: E402,F401
+The pages live in :mod:`onboarding.invites.views` (its blueprint ``bp``); importing this package does
+not import them, so the journey's rules and its session detour can be used by any feature.
+"""

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from onboarding.accounts.service import get_user_by_email
-from onboarding.auth.flow import initiate_login
 from onboarding.extensions import db
-from onboarding.invites import bp, prove
+from onboarding.invites import prove
 from onboarding.invites import service as invites
 from onboarding.invites import session as invite_session
-from onboarding.invites.service import INVALID_LINK, AcceptStatus, LinkState
+from onboarding.invites.resume import Resumed, resume_invite
+from onboarding.invites.service import INVALID_LINK, LinkState
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization, OrganizationMember
 from onboarding.web.client import client_ip
 from onboarding.web.htmx import see_other
 
-STATUS_FOR = {
-    AcceptStatus.EMAIL_MISMATCH: 403,
-    AcceptStatus.NEEDS_2FA: 403,
-    AcceptStatus.NEEDS_SSO: 403,
-}
+bp = Blueprint("invites", __name__)
+
+# States of the landing page that refuse the signed-in visitor, and their status.
+STATES_REFUSED = {"email_mismatch": 403, "needs_2fa": 403, "needs_sso": 403}
 
 
 def _no_referrer(resp: Response) -> Response:
@@ -45,12 +44,14 @@ def invalid_page(expired_member: OrganizationMember | None = None, token: str | 
 
 
 def _state(org: Organization, member: OrganizationMember) -> str:
+    """What the signed-in visitor may do. The address comes first: to anyone but its owner the invite
+    is "sent to another address", also when they already belong to the organization."""
     if not current_user.is_authenticated:
         return "anonymous"
-    if orgs.get_membership(org, current_user) is not None:
-        return "already_member"
     if not invites.email_matches(current_user, member.email):
         return "email_mismatch"
+    if orgs.get_membership(org, current_user) is not None:
+        return "already_member"
     if invites.needs_2fa(org, current_user):
         return "needs_2fa"
     if invites.needs_sso(org, current_user):
@@ -92,37 +93,49 @@ def accept(member_id: str, token: str) -> Response:
     member = _valid_invite(member_id, token)
     if isinstance(member, Response):
         return member
-    path = invites.accept_path(member.id, token)
+    # Kept for the detour: whoever signs in or registers next has it resumed (``resume_invite``).
     invite_session.remember(member, token, allow_register=not current_user.is_authenticated)
     if not current_user.is_authenticated:
-        initiate_login(path)
         if request.method == "POST":
             return see_other(url_for("auth.login"))
         return _page(member, token, "anonymous")
     if request.method == "GET":
-        return _page(member, token, _state(member.organization, member))
+        state = _state(member.organization, member)
+        return _page(member, token, state, 403 if state == "email_mismatch" else 200)
     return _accept_now(member, token)
 
 
 def _accept_now(member: OrganizationMember, token: str) -> Response:
-    result = invites.accept(member.id, token, current_user, ip=client_ip())
-    org = result.organization or member.organization
-    if result.status is AcceptStatus.ACCEPTED:
-        invite_session.forget()
-        session["activeorg"] = org.slug
+    """Accept through :func:`resume_invite`, the one way an invite is finished (its invite kept in the
+    session by :func:`accept`), so this page and every detour end the same way."""
+    invite_session.remember(member, token, allow_register=False)
+    resumed = resume_invite(current_user, ip=client_ip())
+    if resumed is not None and resumed.member_now and resumed.next_url:
         db.session.commit()
-        flash(f"You have been added to the {org.name} organization.", "success")
-        return see_other(url_for("orgs.home", org_slug=org.slug))
-    if result.status is AcceptStatus.ALREADY_MEMBER:
-        invite_session.forget()
-        db.session.commit()
-        flash(f"You are already a member of the {org.name} organization.", "info")
-        return see_other(url_for("orgs.home", org_slug=org.slug))
-    if result.status is AcceptStatus.INVALID:
-        db.session.rollback()
-        return invalid_page()
+        return see_other(resumed.next_url)
     db.session.rollback()
-    return _page(member, token, result.status.value, STATUS_FOR.get(result.status, 403))
+    if resumed is None or resumed.outcome is Resumed.GONE:
+        return invalid_page()
+    state = resumed.status.value if resumed.status else "email_mismatch"
+    return _page(member, token, state, STATES_REFUSED.get(state, 403))
+
+
+@bp.route("/accept/<member_id>/<token>/decline/", methods=["POST"])
+def decline(member_id: str, token: str) -> Response:
+    """Say no from the link: signed out (the link is the proof) or signed in as the invited address.
+    Anyone else gets the "sent to another address" page and nothing changes."""
+    member = _valid_invite(member_id, token)
+    if isinstance(member, Response):
+        return member
+    user = current_user if current_user.is_authenticated else None
+    if user is not None and not invites.email_matches(user, member.email):
+        return _page(member, token, "email_mismatch", 403)
+    org = member.organization
+    invites.decline(member, user, ip=client_ip())
+    invite_session.forget()
+    db.session.commit()
+    flash(f"You declined the invitation to join {org.name}.", "success")
+    return see_other(url_for("invites.inbox") if user is not None else url_for("auth.login"))
 
 
 @bp.route("/accept/<member_id>/<token>/prove-email/", methods=["POST"])
@@ -179,3 +192,6 @@ def renew(member_id: str, token: str) -> Response:
     invites.request_renewal(member, ip=client_ip())
     db.session.commit()
     return invalid_page(member, token)
+
+
+from onboarding.invites import inbox_views  # noqa: E402,F401  (its routes are on this blueprint)

@@ -106,7 +106,7 @@ def members(org_slug: str) -> Response:
     db.session.commit()
     failed = [o for o in outcomes if not o.ok]
     done = [o for o in outcomes if o.ok]
-    if outcomes and not failed:
+    if done and not failed:
         if is_htmx():  # the swapped region lists the results itself (a flash too would say it twice)
             form = _invite_form()
             form.emails.data = ""
@@ -114,10 +114,11 @@ def members(org_slug: str) -> Response:
         for outcome in done:
             flash(outcome.message, "success")
         return see_other(url_for("members.members", org_slug=g.org.slug))
-    # Keep what still needs attention in the box: nothing typed is lost.
+    # Keep what still needs attention in the box: nothing typed is lost. Some invited and some not is a
+    # success (200) that lists each address's outcome; only when nobody was invited is it a 422.
     if failed:
         form.emails.data = "\n".join(o.email for o in failed)
-    status = 422 if (failed or form.errors) else 200
+    status = 200 if done else 422 if (failed or form.errors) else 200
     return render(TEMPLATE, block="invites_region", status=status, form=form, **_context(results=outcomes))
 
 
@@ -137,8 +138,12 @@ def _after_action(message: str) -> Response:
 
 
 def _refused(exc: invites.InviteError) -> Response:
+    """A refused action on an invite: 403 when the role rule refuses (plain form: the members page
+    again, with the reason), otherwise the page with the message (htmx: 409 in place)."""
     db.session.rollback()
     flash(str(exc), "error")
+    if exc.status == 403 and not is_htmx():
+        return render(TEMPLATE, status=403, form=_invite_form(), **_context())
     if is_htmx():
         return render(TEMPLATE, block="invites_region", status=409, form=_invite_form(), **_context())
     return see_other(url_for("members.members", org_slug=g.org.slug))
@@ -149,7 +154,7 @@ def _refused(exc: invites.InviteError) -> Response:
 def resend(org_slug: str, member_id: int) -> Response:
     member = _member_or_404(member_id)
     try:
-        invites.resend(member, current_user, ip=client_ip())
+        invites.resend(member, current_user, effective_role(), ip=client_ip())
     except invites.InviteError as exc:
         return _refused(exc)
     return _after_action(f"Sent a new invite to {member.email}.")
@@ -161,7 +166,7 @@ def revoke(org_slug: str, member_id: int) -> Response:
     member = _member_or_404(member_id)
     email = member.email
     try:
-        invites.revoke(member, current_user, ip=client_ip())
+        invites.revoke(member, current_user, effective_role(), ip=client_ip())
     except invites.InviteError as exc:
         return _refused(exc)
     return _after_action(f"Revoked the invite for {email}.")
@@ -184,7 +189,7 @@ def reject(org_slug: str, member_id: int) -> Response:
     member = _member_or_404(member_id)
     email = member.email
     try:
-        invites.reject(member, current_user, ip=client_ip())
+        invites.reject(member, current_user, effective_role(), ip=client_ip())
     except invites.InviteError as exc:
         return _refused(exc)
     return _after_action(f"Rejected the request from {email}.")
@@ -196,7 +201,7 @@ def fresh_link(org_slug: str, member_id: int) -> Response:
     """A new invite link, shown once, for installs without mail (earlier links stop working)."""
     member = _member_or_404(member_id)
     try:
-        url = invites.fresh_link(member, current_user, ip=client_ip())
+        url = invites.fresh_link(member, current_user, effective_role(), ip=client_ip())
     except invites.InviteError as exc:
         return _refused(exc)
     db.session.commit()

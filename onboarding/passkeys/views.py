@@ -17,7 +17,7 @@ from onboarding import metrics
 from onboarding.accounts.models import User
 from onboarding.audit import service as audit
 from onboarding.auth import service as auth_service
-from onboarding.auth.flow import login_redirect, sign_in
+from onboarding.auth.flow import after_sign_in, sign_in
 from onboarding.extensions import db
 from onboarding.passkeys import bp, recent
 from onboarding.passkeys import service as pk
@@ -155,7 +155,7 @@ def signin() -> Response:
     audit.record(
         "user.login.success", actor=user, ip_address=ip, data={"method": "passkey", "passkey_id": passkey.id}
     )
-    target = login_redirect(user)
+    target = after_sign_in(user)  # resumes a pending invite, as every sign-in does
     db.session.commit()
     metrics.sign_in("success")
     return jsonify({"redirect": target})

@@ -3,8 +3,8 @@
 Entry points for other features:
 
 - :func:`accept_invite_after_sso` — runs once an identity is linked to a user for an organization;
-  the invitations feature extends it to accept the invite held in the session or matching the
-  verified email (spec §1.6). It returns whether the user is now a member.
+  it resumes the invite held in the session or sent to the verified email (spec §1.6) and returns
+  whether the user is now a member.
 - :func:`sso_gate` — called through ``twofactor.flow.org_gate`` from ``orgs.access.org_required``;
   :func:`sso_requirement` — the same rule for the JSON API (``api.members.org_access_error``).
 """
@@ -49,27 +49,15 @@ def is_sso_fresh(org_id: int) -> bool:
 def accept_invite_after_sso(user: User, org: Organization, verified_email: str) -> bool:
     """Whether ``user`` is a member of ``org`` after their identity was linked.
 
-    A pending invite is accepted first: the one held in the session for this organization (its
-    token; the invite's address must be one of the user's), else the live invite addressed to
-    ``verified_email``, the address the provider has just verified (spec §1.6, SSO identity linking).
+    A pending invite is resumed first (:func:`onboarding.invites.resume.resume_invite`): the one held
+    in the session for this organization, else the live invite addressed to ``verified_email``, the
+    address the provider has just verified (spec §1.6, SSO identity linking).
     """
-    from onboarding.invites import service as invites
-    from onboarding.invites import session as invite_session
+    from onboarding.invites.resume import resume_invite
     from onboarding.web.client import client_ip
 
     if orgs.get_membership(org, user) is None:
-        result = None
-        pending = invite_session.pending()
-        if pending is not None and session.get("invite_organization_id") == org.id:
-            result = invites.accept(*pending, user, ip=client_ip())
-        if result is None or result.status in (
-            invites.AcceptStatus.INVALID,
-            invites.AcceptStatus.EMAIL_MISMATCH,
-        ):
-            result = invites.accept_for_verified_email(org, user, verified_email, ip=client_ip())
-        if result.ok:
-            invite_session.forget()
-            flash(f"You have been added to the {org.name} organization.", "success")
+        resume_invite(user, ip=client_ip(), organization=org, verified_email=verified_email)
     return orgs.get_membership(org, user) is not None
 
 
@@ -77,10 +65,7 @@ def invite_held_for(org: Organization) -> str | None:
     """The address of the invite to ``org`` held in the session, if any."""
     from onboarding.invites import session as invite_session
 
-    if invite_session.pending() is None or session.get("invite_organization_id") != org.id:
-        return None
-    email = session.get("invite_email")
-    return str(email) if email else None
+    return invite_session.held_for(org.id)
 
 
 def sso_requirement(org: Organization, user: User) -> str | None:

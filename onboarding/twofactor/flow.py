@@ -3,15 +3,13 @@
 The entry points other features call or extend:
 
 - :func:`start_second_step` — called by the password sign-in when the user has two-factor enabled.
-- :func:`after_2fa_enrolled` — runs right after a user confirms enrollment; returns where to go next.
-  The invitations feature extends it to accept the invite kept in the session (spec §1.6).
+- :func:`after_2fa_enrolled` — runs right after a user confirms enrollment; returns where to go next,
+  after resuming the invite kept in the session (spec §1.6).
 - :func:`org_gate` — called by ``orgs.access.org_required``; sends members of an organization that
   requires two-factor (or SSO) where they must go first.
 """
 
 from __future__ import annotations
-
-import logging
 
 from flask import flash, request, session, url_for
 from werkzeug.wrappers import Response
@@ -23,8 +21,6 @@ from onboarding.twofactor import service as tf
 from onboarding.twofactor.service import user_has_2fa
 from onboarding.web.htmx import see_other
 from onboarding.web.redirects import safe_path
-
-log = logging.getLogger(__name__)
 
 ENROLL_REQUIRED = "The {name} organization requires two-factor authentication. Set it up to continue."
 
@@ -40,7 +36,7 @@ def finish_second_step(user: User, org_id: int | None, method: str) -> str:
     """The second factor was accepted (``method``: ``totp`` or ``passkey``): sign in, record it, and
     return where to go. The caller commits."""
     from onboarding.audit import service as audit
-    from onboarding.auth.flow import login_redirect, sign_in
+    from onboarding.auth.flow import after_sign_in, sign_in
     from onboarding.orgs import service as orgs
     from onboarding.web.client import client_ip
 
@@ -59,37 +55,23 @@ def finish_second_step(user: User, org_id: int | None, method: str) -> str:
     if method != "totp":
         data["method"] = method
     audit.record("user.login.success", organization_id=org_id, actor=user, ip_address=client_ip(), data=data)
-    return login_redirect(user)
+    return after_sign_in(user)
 
 
 def after_2fa_enrolled(user: User) -> str | None:
     """Follow-up of a confirmed enrollment; returns the page to continue to, if any.
 
-    Today: the page that sent the user to enroll (an organization that requires two-factor).
-    The invitations feature extends this to accept the pending invite held in the session
-    (``invite_member_id``/``invite_token``) now that the ``needs2fa`` step is done, and to return
-    that organization's home page.
+    The invite kept in the session waited for this step (spec §1.6): it is resumed now
+    (:func:`onboarding.invites.resume.resume_invite`); joined, the user continues to its organization.
+    Otherwise, the page that sent the user to enroll (an organization that requires two-factor).
     """
-    from onboarding.invites import service as invites
-    from onboarding.invites import session as invite_session
+    from onboarding.invites.resume import resume_invite
     from onboarding.web.client import client_ip
 
-    pending = invite_session.pending()
-    if pending is not None:
-        # The invite held in the session waited for this step (spec §1.6): accept it now.
-        result = invites.accept(*pending, user, ip=client_ip())
-        if result.status in (invites.AcceptStatus.ACCEPTED, invites.AcceptStatus.ALREADY_MEMBER):
-            invite_session.forget()
-            org = result.organization
-            assert org is not None
-            session["activeorg"] = org.slug
-            session.pop(tf.AFTER_KEY, None)
-            if result.ok:
-                flash(f"You have been added to the {org.name} organization.", "success")
-            return url_for("orgs.home", org_slug=org.slug)
-        if result.status is invites.AcceptStatus.INVALID:
-            # Revoked, used, expired or resent since it was kept (spec §1.6): nothing changes.
-            log.warning("Invalid pending invite in the session (member %s); not accepted", pending[0])
+    resumed = resume_invite(user, ip=client_ip())
+    if resumed is not None and resumed.member_now:
+        session.pop(tf.AFTER_KEY, None)
+        return resumed.next_url
     return safe_path(session.pop(tf.AFTER_KEY, None))
 
 
