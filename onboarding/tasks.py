@@ -10,10 +10,11 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def deliver_outbox(message_id: int) -> bool:
-    from onboarding.outbox.service import deliver
+def deliver_outbox(message_id: int, *more_ids: int) -> bool:
+    """Deliver outbox messages, and in the same job those their receivers schedule (outbox.batch)."""
+    from onboarding.outbox.batch import deliver_batch
 
-    return deliver(message_id)
+    return deliver_batch([message_id, *more_ids])
 
 
 def deliver_webhook(delivery_id: int) -> bool:

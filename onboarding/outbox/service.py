@@ -3,8 +3,10 @@
 How a message travels:
 
 1. ``schedule(category, payload)`` adds a row in the caller's transaction — it exists only if the change does.
-2. After commit a job ``onboarding.tasks.deliver_outbox(id)`` is enqueued (on the ``email`` queue for mail,
-   ``outbox`` otherwise). If Redis is down the enqueue fails, a warning is logged, and the row waits.
+2. After commit one job ``onboarding.tasks.deliver_outbox(id, …)`` is enqueued for the transaction's messages
+   (per queue: ``email`` for mail, ``outbox`` otherwise); messages scheduled by receivers during a delivery
+   job are delivered by that same job (:mod:`onboarding.outbox.batch`). If Redis is down the enqueue
+   fails, a warning is logged, and the rows wait.
 3. ``deliver(id)`` claims the row with one conditional UPDATE (a lease), so one deliverer works on it at a
    time; a deliverer that dies leaves a lease that simply runs out.
 4. Each receiver runs in its own transaction together with an ``OutboxReceipt(message, receiver)`` row,
@@ -29,7 +31,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from onboarding.database import on_commit, write_intent
+from onboarding.database import write_intent
 from onboarding.extensions import db, utcnow
 from onboarding.outbox.models import OutboxMessage, OutboxReceipt
 
@@ -80,8 +82,9 @@ def schedule(category: str, payload: dict[str, Any]) -> OutboxMessage:
     )
     db.session.add(message)
     db.session.flush()
-    message_id = message.id
-    on_commit(lambda: enqueue_delivery(message_id, category))
+    from onboarding.outbox import batch
+
+    batch.after_commit(message.id, category)  # one job for the transaction's messages (outbox.batch)
     return message
 
 
@@ -92,13 +95,20 @@ def schedule_detached(category: str, payload: dict[str, Any]) -> None:
         session.add(OutboxMessage(category=category, payload=payload))
 
 
-def enqueue_delivery(message_id: int, category: str) -> None:
+def enqueue_delivery(message_ids: int | list[int], category: str) -> None:
+    """One job delivering ``message_ids``; inside a delivery job they join it instead (outbox.batch)."""
+    from onboarding.outbox import batch
     from onboarding.queue import enqueue
 
+    ids = [message_ids] if isinstance(message_ids, int) else list(message_ids)
+    follow_ups = batch.inline_list()
+    if follow_ups is not None:
+        follow_ups.extend(ids)
+        return
     try:
-        enqueue("onboarding.tasks.deliver_outbox", message_id, queue=QUEUE_FOR.get(category, "outbox"))
+        enqueue("onboarding.tasks.deliver_outbox", *ids, queue=QUEUE_FOR.get(category, "outbox"))
     except Exception as exc:  # noqa: BLE001 - Redis down: the sweep delivers it later
-        log.warning("could not enqueue outbox message %s (%s); the sweep will deliver it", message_id, exc)
+        log.warning("could not enqueue outbox messages %s (%s); the sweep will deliver them", ids, exc)
 
 
 def _lease() -> timedelta:
