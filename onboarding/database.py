@@ -144,3 +144,20 @@ event.listen(Session, "after_commit", _run_on_commit)
 event.listen(Session, "after_rollback", _drop_on_commit)
 event.listen(Session, "after_transaction_create", _mark_savepoint)
 event.listen(Session, "after_transaction_end", _unmark_savepoint)
+
+
+def insert_or_ignore(model: Any, values: dict[str, Any], conflict: list[str]) -> bool:
+    """``INSERT … ON CONFLICT (conflict) DO NOTHING`` on SQLite and PostgreSQL; True when the row was
+    inserted. For rows that simultaneous requests may all try to create: a check-then-insert lets the
+    loser fail with a unique violation (a 500) where this lets it find the winner's row."""
+    from onboarding.extensions import db
+
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    return bool(db.session.execute(statement).rowcount)  # type: ignore[attr-defined]

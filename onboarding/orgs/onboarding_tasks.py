@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from onboarding.database import insert_or_ignore
 from onboarding.extensions import db, utcnow
 
 
@@ -44,26 +45,40 @@ def get_task(organization_id: int, task: str) -> OrganizationOnboardingTask | No
     )
 
 
+def _ensure(organization_id: int, task: str, user_id: int | None) -> None:
+    # Simultaneous invites into a new organization all try to create the row: the losers find it.
+    insert_or_ignore(
+        OrganizationOnboardingTask,
+        {
+            "organization_id": organization_id,
+            "task": task,
+            "user_id": user_id,
+            "status": TaskStatus.PENDING,
+            "data": {},
+        },
+        ["organization_id", "task"],
+    )
+
+
 def record_pending(organization_id: int, task: str, user_id: int | None) -> None:
     """Add the task as pending unless it exists already (not committed)."""
-    if get_task(organization_id, task) is None:
-        db.session.add(
-            OrganizationOnboardingTask(organization_id=organization_id, task=task, user_id=user_id)
-        )
+    _ensure(organization_id, task, user_id)
 
 
 def complete(organization_id: int, task: str, data: dict[str, Any]) -> bool:
     """Mark the task complete (creating it complete if missing); False when it already was."""
-    row = get_task(organization_id, task)
-    if row is None:
-        row = OrganizationOnboardingTask(organization_id=organization_id, task=task)
-        db.session.add(row)
-    elif row.status == TaskStatus.COMPLETE:
-        return False
-    row.status = TaskStatus.COMPLETE
-    row.date_completed = utcnow()
-    row.data = data
-    return True
+    _ensure(organization_id, task, None)
+    result = db.session.execute(
+        update(OrganizationOnboardingTask)
+        .where(
+            OrganizationOnboardingTask.organization_id == organization_id,
+            OrganizationOnboardingTask.task == task,
+            OrganizationOnboardingTask.status != TaskStatus.COMPLETE,
+        )
+        .values(status=TaskStatus.COMPLETE, date_completed=utcnow(), data=data)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def checklist(organization_id: int) -> list[tuple[str, str, bool]]:
