@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from onboarding.accounts.models import User, UserEmail
+from onboarding.accounts.models import User
 from onboarding.audit import service as audit
 from onboarding.audit.models import AuditLogEntry
 from onboarding.avatars import service as avatars
@@ -23,6 +23,7 @@ from onboarding.avatars.models import AvatarUpload
 from onboarding.database import on_commit, write_intent
 from onboarding.extensions import db
 from onboarding.files.service import queue_after_commit
+from onboarding.invites.addresses import addresses_of  # the invite belongs to its exact address
 from onboarding.ops.models import ErrorEvent
 from onboarding.orgs import roles
 from onboarding.orgs import service as orgs
@@ -97,14 +98,6 @@ def sole_owned(user: User, *, lock: bool = False) -> list[Organization]:
     return result
 
 
-def addresses(user: User) -> set[str]:
-    """The addresses invites to this user are sent to: the primary one and every verified one."""
-    verified = db.session.scalars(
-        select(UserEmail.email).where(UserEmail.user_id == user.id, UserEmail.is_verified.is_(True))
-    )
-    return {user.email.lower(), *(e.lower() for e in verified)}
-
-
 @dataclass
 class AccountDeletion:
     user_id: int
@@ -132,7 +125,7 @@ def delete_user(user: User, *, ip: str | None) -> AccountDeletion:
     _deleted_actor_entry(organization_id=None, user_id=uid, ip=ip, role=None)
     invites = db.session.execute(
         delete(OrganizationMember).where(
-            OrganizationMember.user_id.is_(None), func.lower(OrganizationMember.email).in_(addresses(user))
+            OrganizationMember.user_id.is_(None), func.lower(OrganizationMember.email).in_(addresses_of(user))
         )
     )
     _delete_avatar("user", uid)
