@@ -9,14 +9,15 @@ from typing import Any
 from flask import Flask
 
 from onboarding import config
-from onboarding.extensions import csrf, db, login_manager, migrate
+from onboarding.extensions import csrf, db, login_manager
 from onboarding.version import __version__
 
 __all__ = ["__version__", "create_app"]
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(test_config: dict[str, Any] | None = None, *, web: bool = False) -> Flask:
+    """The app. ``web=True`` (a web process, ``app.py``) leaves out what only commands use (migrations)."""
     app = Flask(
         __name__,
         instance_path=str(config.instance_path()),
@@ -32,7 +33,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
+    if not web:
+        # Alembic (with Mako and Pygments) costs a web process ~1 s of start-up and ~15 MB; it migrates
+        # from commands and tests only.
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
 
