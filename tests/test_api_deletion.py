@@ -27,7 +27,7 @@ def bearer(user, *scopes):
 
 def test_deleting_an_account_by_token(client):
     user = make_user("a@example.com")
-    auth = bearer(user, "org:read")
+    auth = bearer(user, "user:write")
     resp = client.delete("/api/0/users/me/", json={"password": "wrong"}, headers=auth)
     assert resp.status_code == 400 and resp.get_json() == {"password": ["The password is incorrect."]}
     assert client.delete("/api/0/users/me/", json={}, headers=auth).status_code == 400
@@ -46,7 +46,7 @@ def test_deleting_an_account_by_token(client):
 def test_sole_owner_is_409_with_the_slugs(client):
     user = make_user("a@example.com")
     make_member(make_org("Acme", slug="acme"), user, "owner")
-    resp = client.delete("/api/0/users/me/", json={"password": PASSWORD}, headers=bearer(user, "org:read"))
+    resp = client.delete("/api/0/users/me/", json={"password": PASSWORD}, headers=bearer(user, "user:write"))
     assert resp.status_code == 409
     body = resp.get_json()
     assert body["organizations"] == ["acme"] and "Acme" in body["detail"]

@@ -146,7 +146,7 @@ def test_bearer_requests_skip_csrf_session_requests_do_not(app):
     )
     g.pop("csrf_token", None)  # one app context spans the test's requests; see test_ops_status
     token = csrf_from(client.get(PAGE).get_data(as_text=True))
-    raw = _raw_from(client.post(PAGE, data={"name": "a", "scopes": ["org:read"], "csrf_token": token}))
+    raw = _raw_from(client.post(PAGE, data={"name": "a", "scopes": ["user:write"], "csrf_token": token}))
     client.post(PAGE, data={"name": "b", "scopes": ["org:read"], "csrf_token": token})
     first, second = db.session.scalars(select(ApiToken.id).order_by(ApiToken.id)).all()
     # Session-authenticated DELETE without the X-CSRFToken header is refused ...

@@ -82,6 +82,7 @@ register_operation(
     "DELETE",
     USER_PATH,
     summary="Delete your own account (user_ref: me or your id), confirmed with your password",
+    scopes=["user:write"],
     tags=["users"],
     request_body={
         "type": "object",

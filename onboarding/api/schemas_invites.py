@@ -111,8 +111,9 @@ register_operation(
     ACCEPT,
     summary="Accept an invite as the signed-in user",
     auth=False,
+    scopes=["member:write"],  # when a bearer token is the signed-in user
     tags=["invites"],
-    responses={204: None, 400: DETAILS, 401: ERROR},
+    responses={204: None, 400: DETAILS, 401: ERROR, 403: ERROR},
 )
 register_operation(
     "GET",
@@ -283,6 +284,7 @@ register_operation(
     "PUT",
     USER_AVATAR,
     summary="Change your avatar (letter, gravatar, or an uploaded picture)",
+    scopes=["user:write"],
     tags=["avatars"],
     request_body=OBJECT,
     responses={200: OBJECT, 202: OBJECT, 400: FIELD_ERRORS, 401: ERROR, 403: ERROR, 404: ERROR, 413: ERROR},

@@ -65,6 +65,7 @@ register_operation(
     "DELETE",
     "/api/0/api-tokens/<int:token_id>/",
     summary="Revoke one of your personal API tokens",
+    scopes=["user:write"],
     responses={204: None, 401: ERROR, 403: ERROR, 404: ERROR},
     tags=["tokens"],
 )

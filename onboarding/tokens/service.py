@@ -20,6 +20,7 @@ SCOPES: dict[str, str] = {
     "org:admin": "Delete organizations",
     "member:read": "Read members and invites",
     "member:write": "Invite, change and remove members",
+    "user:write": "Change your own account: avatar, API tokens, deletion",
 }
 TOKEN_PREFIX = "onb_"
 MAX_TOKENS_PER_USER = 50
