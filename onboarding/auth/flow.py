@@ -17,8 +17,10 @@ from onboarding.web.client import client_ip
 from onboarding.web.redirects import safe_path
 
 
-def initiate_login(next_url: str | None) -> None:
-    for key in ("_next", "_after_2fa", "_pending_2fa", "_referrer"):
+def initiate_login(next_url: str | None, *, keep_second_step: bool = False) -> None:
+    """A fresh start of sign-in: forget where the last one was going; ``keep_second_step`` keeps a
+    half-finished two-factor sign-in (the sign-in page merely viewed)."""
+    for key in ("_next", "_after_2fa", "_referrer", *(() if keep_second_step else ("_pending_2fa",))):
         session.pop(key, None)
     path = safe_path(next_url)
     if path:

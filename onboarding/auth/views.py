@@ -28,7 +28,7 @@ from onboarding.invites import session as invite_session
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization
 from onboarding.passwords import hash_password
-from onboarding.twofactor.service import user_has_2fa
+from onboarding.twofactor.service import second_step_pending, user_has_2fa
 from onboarding.web import htmx
 from onboarding.web.client import client_ip
 from onboarding.web.forms import EmptyForm
@@ -69,6 +69,7 @@ def _page(
         "login_error": forms.get("login_error"),
         "register_error": forms.get("register_error"),
         "invite_email": invite_session.invited_email(),
+        "second_step_pending": second_step_pending(),
     }
     return render(TEMPLATE, block=block, status=status, **ctx)
 
@@ -91,7 +92,9 @@ def login(org_slug: str | None = None) -> Response:
     if current_user.is_authenticated:
         target = safe_path(next_uri) or landing_url(current_user)
         return see_other(target)
-    initiate_login(next_uri)
+    # Opening this page mid-way through a two-factor sign-in keeps that sign-in (and any invite): the
+    # page offers to continue it; a new sign-in replaces it.
+    initiate_login(next_uri, keep_second_step=True)
     expired = "session_expired" in request.cookies
     if expired and request.cookies["session_expired"]:
         flash("Your session has expired.", "warning")

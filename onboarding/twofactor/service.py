@@ -255,6 +255,17 @@ def begin_pending(user: User, org_id: int | None) -> None:
     session[PENDING_KEY] = [user.id, int(time.time()), org_id]
 
 
+def second_step_pending() -> bool:
+    """Whether a password sign-in waits for its second factor in this session (not yet timed out)."""
+    raw = session.get(PENDING_KEY)
+    return (
+        isinstance(raw, list)
+        and len(raw) == 3
+        and isinstance(raw[1], int)
+        and (0 <= time.time() - raw[1] <= PENDING_SECONDS)
+    )
+
+
 def pending() -> tuple[User, int | None] | None:
     """The user waiting for their second factor and the organization they signed in to, or None.
 

@@ -30,9 +30,11 @@ WRONG_PASSWORD = "That password is not correct."
 
 @bp.route("/auth/2fa/", methods=["GET", "POST"])
 def challenge() -> Response:
+    started = tf.PENDING_KEY in session  # a sign-in was waiting here, so "expired" is true
     found = tf.pending()
     if found is None:
-        flash("Your sign-in has expired. Please sign in again.", "warning")
+        if started:
+            flash("Your sign-in has expired. Please sign in again.", "warning")
         db.session.rollback()
         return see_other(url_for("auth.login"))
     user, org_id = found
