@@ -167,3 +167,21 @@ def test_simultaneous_submissions_create_one_superuser(app: Any) -> None:
     assert set(statuses) <= {303, 404, 422}
     db.session.expire_all()
     assert orgs.count_superusers() == 1
+
+
+def test_naming_the_organization_derives_its_slug(client: Any) -> None:
+    """Bug: the organization renamed at setup kept the slug ``default``."""
+    token = _token()
+    resp = client.post(f"/setup/{token}/", data={**GOOD, "organization": "Acme Rockets"})
+    assert resp.status_code == 303
+    db.session.expire_all()
+    assert default_org().slug == "acme-rockets"
+    assert resp.headers["Location"] == "/organizations/acme-rockets/"
+
+
+def test_keeping_the_default_name_keeps_its_slug(client: Any) -> None:
+    before = default_org().slug
+    token = _token()
+    client.post(f"/setup/{token}/", data={**GOOD, "organization": default_org().name})
+    db.session.expire_all()
+    assert default_org().slug == before

@@ -54,8 +54,10 @@ def complete(token: str, *, name: str, email: str, password: str, org_name: str 
     )
     org = orgs.ensure_default_organization()
     if org is not None:
-        if org_name:
+        if org_name and org_name.strip():
             org.name = org_name.strip()
+            if orgs.slugify(org.name) != org.slug:  # named now: its address follows the name
+                org.slug = orgs.unique_slug(org.name)
         orgs.add_member(org, user, role=roles.TOP_ROLE)
     db.session.delete(locked)
     return user

@@ -15,7 +15,7 @@ from onboarding.extensions import db
 from onboarding.orgs import roles
 from onboarding.orgs import service as orgs
 from onboarding.orgs.access import effective_role, org_required
-from onboarding.orgs.models import OrganizationMember, Team
+from onboarding.orgs.models import OrganizationMember, OrgFlags, Team
 from onboarding.teams import bp, service
 from onboarding.teams.forms import TeamForm, TeamMemberForm
 from onboarding.web.client import client_ip
@@ -82,10 +82,19 @@ def create(org_slug: str) -> Response:
     return render(LIST, block="teams_region", status=422, form=form, **_list_context())
 
 
+def _may_join_leave() -> bool:
+    """Open membership (Sentry's ``allow_joinleave``): members join and leave teams themselves;
+    otherwise only those who may change teams do."""
+    return g.org.has_flag(OrgFlags.ALLOW_JOINLEAVE) or _can_write()
+
+
 def _detail_context(team: Team, **extra: Any) -> dict[str, Any]:
     members = service.members_of(team)
     inside = {m.id for m in members}
+    me = g.get("member")
     return {
+        "me_in_team": me is not None and me.id in inside,
+        "may_join_leave": me is not None and _may_join_leave(),
         "org": g.org,
         "team": team,
         "members": members,
@@ -173,6 +182,31 @@ def add_member(org_slug: str, team_slug: str) -> Response:
                 team, f"Added {name} to {team.name}." if added else f"{name} is already in {team.name}."
             )
     return render(DETAIL, block="team_members", status=422, **_detail_context(team, member_form=form))
+
+
+@bp.route("/<org_slug>/teams/<team_slug>/join/", methods=["POST"])
+@org_required()
+def join(org_slug: str, team_slug: str) -> Response:
+    """A member puts themselves in a team (open membership, or admins and up)."""
+    team = _team_or_404(team_slug)
+    if g.get("member") is None or not _may_join_leave():
+        abort(403, "Only admins add members to teams in this organization.")
+    added = service.add_member(team, g.member, current_user, ip=client_ip())
+    db.session.commit()
+    return _after_member_change(
+        team, f"You joined {team.name}." if added else f"You are already in {team.name}."
+    )
+
+
+@bp.route("/<org_slug>/teams/<team_slug>/leave/", methods=["POST"])
+@org_required()
+def leave(org_slug: str, team_slug: str) -> Response:
+    team = _team_or_404(team_slug)
+    if g.get("member") is None or not _may_join_leave():
+        abort(403, "Only admins take members out of teams in this organization.")
+    removed = service.remove_member(team, g.member, current_user, ip=client_ip())
+    db.session.commit()
+    return _after_member_change(team, f"You left {team.name}." if removed else f"You are not in {team.name}.")
 
 
 @bp.route("/<org_slug>/teams/<team_slug>/members/<int:member_id>/remove/", methods=["POST"])
