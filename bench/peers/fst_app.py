@@ -44,6 +44,9 @@ def create() -> Any:
     class User(db.Model, fsqla.FsUserMixin):  # type: ignore[name-defined,misc]
         pass
 
+    class WebAuthn(db.Model, fsqla.FsWebAuthnMixin):  # type: ignore[name-defined,misc]
+        pass  # the model refers to it whenever the webauthn package is installed
+
     datastore = SQLAlchemyUserDatastore(db, User, Role)
     app.security = Security(app, datastore)
 
