@@ -552,7 +552,7 @@ def test_page_relays_with_htmx(client):
         headers={"HX-Request": "true"},
     )
     body = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and body.lstrip().startswith('<section id="trusted-relays"')
+    assert resp.status_code == 200 and body.lstrip().startswith('<details id="trusted-relays"')
     assert 'name="relay-1-name"' in body and 'value="typed"' in body
     resp = client.post(
         page_url(),

@@ -72,11 +72,20 @@ def _is_default(exc: HTTPException) -> bool:
     return type(exc).description == exc.description
 
 
+FORM_EXPIRED = "This form expired; your input is kept, send it again."
+
+
 def _csrf_error(exc: CSRFError) -> Response:
-    resp = error_page(
+    if is_htmx():
+        # Nothing is swapped, so what was typed stays; static/app.js puts the fresh token into the
+        # page's forms and shows FORM_EXPIRED at the top of the form that was sent.
+        from flask_wtf.csrf import generate_csrf
+
+        event = {"form-expired": {"token": generate_csrf(), "message": FORM_EXPIRED}}
+        return htmx.response(FORM_EXPIRED, 400, trigger=event)
+    return error_page(
         400, "This form has expired or did not come from this site. Reload the page and try again."
     )
-    return htmx.response(resp, refresh=True) if is_htmx() else resp
 
 
 def _unexpected(exc: Exception) -> Response:
