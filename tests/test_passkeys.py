@@ -348,3 +348,19 @@ def test_a_passkey_only_account_confirms_with_a_passkey_after_ten_minutes(client
     assert resp.status_code == 200
     assert client.post(url, data={}).status_code == 303
     assert len(db.session.scalars(select(Passkey)).all()) == 1
+
+
+def test_remove_without_javascript_goes_through_the_confirmation_page(client):
+    import re
+
+    _, device = _user_with_passkey(client)
+    assert signin(client, device).status_code == 200
+    passkey = db.session.scalars(select(Passkey)).one()
+    page = client.get("/account/settings/security/").get_data(as_text=True)
+    assert page.count(f'id="passkey-remove-{passkey.id}"') == 1
+    form = page[page.index(f'id="passkey-remove-{passkey.id}"') - 200 :]
+    token = re.search(r'name="c" value="([^"]+)"', form)
+    assert token and 'action="/confirm/"' in form[:400]
+    confirm = client.get("/confirm/", query_string={"c": token.group(1)}).get_data(as_text=True)
+    assert "Remove the passkey “Laptop”?" in confirm
+    assert f'action="/account/settings/security/passkeys/{passkey.id}/remove/"' in confirm

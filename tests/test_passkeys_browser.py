@@ -83,6 +83,8 @@ class Device:
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.dialogs: list[str] = []
+        self.page.on("dialog", self._accept)
         self.cdp = self.context.new_cdp_session(self.page)
         self.cdp.send("WebAuthn.enable", {"enableUI": False})
         self.authenticator = self.cdp.send(
@@ -98,6 +100,10 @@ class Device:
                 }
             },
         )["authenticatorId"]
+
+    def _accept(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.accept()
 
     def credentials(self) -> list[dict[str, Any]]:
         found = self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.authenticator})
@@ -164,10 +170,10 @@ def test_add_then_sign_in_without_a_password_then_remove(browser: Any, base: str
     page.goto(f"{base}/account/settings/security/")
     expect(page.locator("#passkeys")).to_contain_text("last used")
 
-    # Remove it (a fresh sign-in: no password asked).
+    # Remove it (a fresh sign-in: no password asked; the browser asks to confirm).
     page.locator(f"#passkey-remove-{passkey.id} button").click()
-    page.wait_for_url(f"{base}/account/settings/security/")
     expect(page.locator("#passkeys-empty")).to_be_visible()
+    assert device.dialogs == ["Remove the passkey “Work laptop”?"]
     assert _passkeys() == []
 
     # The authenticator still holds the credential, but the site no longer knows it.

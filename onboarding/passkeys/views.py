@@ -25,7 +25,7 @@ from onboarding.passkeys.forms import RemoveForm, RenameForm
 from onboarding.twofactor import service as tf
 from onboarding.twofactor.flow import after_2fa_enrolled, finish_second_step
 from onboarding.web.client import client_ip
-from onboarding.web.htmx import see_other
+from onboarding.web.htmx import is_htmx, see_other
 
 NOT_SIGNED_IN = "Sign in first."
 NO_PENDING = "Your sign-in has expired. Please sign in again."
@@ -302,6 +302,9 @@ def remove(passkey_id: int) -> Response:
         pk.remove(current_user, passkey)
     except pk.PasskeyError as exc:
         db.session.rollback()
+        if is_htmx():  # asked in a dialog: htmx does not swap a 403, so the page says it instead
+            flash(str(exc), "error")
+            return see_other(url_for("twofactor.security"))
         return _page(403, passkey_errors={passkey_id: {"remove": str(exc)}})
     audit.record(
         "user.passkey.remove",
