@@ -364,3 +364,38 @@ def test_remove_without_javascript_goes_through_the_confirmation_page(client):
     confirm = client.get("/confirm/", query_string={"c": token.group(1)}).get_data(as_text=True)
     assert "Remove the passkey “Laptop”?" in confirm
     assert f'action="/account/settings/security/passkeys/{passkey.id}/remove/"' in confirm
+
+
+def test_passkey_sign_in_resumes_the_invite_as_a_password_sign_in_does(client):
+    from onboarding.orgs.models import OrganizationMember
+    from tests.factories import make_invite, make_org
+
+    user, device = _user_with_passkey(client, "old@example.com")
+    org = make_org("Acme", slug="acme")
+    member, raw = make_invite(org, "old@example.com")
+    client.get(f"/accept/{member.id}/{raw}/")  # signed out: the invite is kept in the session
+    resp = signin(client, device)
+    assert resp.status_code == 200 and resp.get_json()["redirect"] == "/organizations/acme/"
+    assert db.session.get(OrganizationMember, member.id).user_id == user.id
+    page = client.get("/organizations/acme/").get_data(as_text=True)
+    assert "You have been added to the Acme organization." in page
+
+
+def test_adding_a_passkey_completes_an_invite_waiting_on_two_factor(client):
+    from onboarding.orgs.models import OrganizationMember, OrgFlags
+    from tests.factories import make_invite, make_org
+
+    org = make_org("Acme", slug="acme")
+    org.set_flag(OrgFlags.REQUIRE_2FA, True)
+    member, raw = make_invite(org, "new@example.com")
+    user = make_user("new@example.com")
+    client.get(f"/accept/{member.id}/{raw}/")
+    login(client, "new@example.com")
+    assert db.session.get(OrganizationMember, member.id).user_id is None  # waits for two-factor
+    options = client.post("/auth/passkey/register/options/", json={}).get_json()["publicKey"]
+    resp = client.post(
+        "/auth/passkey/register/", json={"credential": SoftPasskey(origin=ORIGIN).create(options)}
+    )
+    assert resp.status_code == 200 and resp.get_json()["redirect"] == "/organizations/acme/"
+    db.session.expire_all()
+    assert db.session.get(OrganizationMember, member.id).user_id == user.id
