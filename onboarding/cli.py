@@ -165,6 +165,12 @@ def gunicorn_command(host: str, port: int, *, workers: int, threads: int) -> lis
         # gunicorn 23+ opens a control socket in $HOME by default: one per user, so a second
         # instance would take over the first one's. serve does not use it.
         "--no-control-socket",
+        # Above the app's own limits (onboarding.web.security), so a long request line or header gets
+        # the app's error page with its security headers; past these, gunicorn answers 400/414 itself.
+        "--limit-request-line",
+        "8190",
+        "--limit-request-field_size",
+        "16380",
         "app:app",
     ]
 

@@ -126,3 +126,83 @@ def test_allowed_hosts_add_to_the_base_url(client, settings):
 def test_any_host_when_asked(client, settings):
     resp = client.get("/auth/login", headers={"Host": "lan-name:5000"})
     assert resp.status_code == 308 and resp.headers["Location"] == "/auth/login/"
+
+
+# -- 14. LIKE wildcards in /manage/users/ search are literal ------------------------------------------
+
+
+def test_user_search_treats_percent_and_underscore_literally(superuser_client):
+    make_user("a_b@example.com", name="Under Score")
+    make_user("axb@example.com", name="Plain")
+    make_user("100%@example.com", name="Per Cent")
+
+    def found(q: str) -> set[str]:
+        html = superuser_client.get("/manage/users/", query_string={"q": q}).get_data(as_text=True)
+        return {e for e in ("a_b@example.com", "axb@example.com", "100%@example.com") if e in html}
+
+    assert found("a_b") == {"a_b@example.com"}
+    assert found("%") == {"100%@example.com"}
+    assert found("_") == {"a_b@example.com"}
+    assert found("a%b") == set()
+
+
+# -- 14. Long request lines and headers get our error pages --------------------------------------------
+
+
+def test_a_long_address_is_414_with_our_headers(client):
+    resp = client.get("/auth/login/?next=/" + "a" * 5000)
+    assert resp.status_code == 414
+    assert resp.headers["X-Content-Type-Options"] == "nosniff" and "Content-Security-Policy" in resp.headers
+
+
+def test_a_huge_header_is_431_with_our_headers(client):
+    resp = client.get("/auth/login/", headers={"X-Padding": "b" * 9000})
+    assert resp.status_code == 431
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.slow
+def test_gunicorn_lets_long_requests_reach_the_app(tmp_path):
+    """The web server serve runs (the very same command): a request line or a header past gunicorn's
+    default limits but within ours reaches the app, which answers with its page and headers."""
+    import http.client
+    import subprocess
+    import time
+
+    from onboarding.cli import gunicorn_command
+    from tests.conftest import free_port
+    from tests.serve_helpers import env_for
+
+    port = free_port()
+    env = env_for(
+        tmp_path / "instance", ONBOARDING_SECRET_KEY="k", ONBOARDING_BASE_URL=f"http://127.0.0.1:{port}"
+    )
+    proc = subprocess.Popen(
+        gunicorn_command("127.0.0.1", port, workers=1, threads=2),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+
+        def get(path: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", path, headers=headers or {})
+            return conn.getresponse()
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert get("/healthz").status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.3)
+        long_line = get("/auth/login/?next=/" + "a" * 6000)
+        assert long_line.status == 414 and long_line.getheader("X-Content-Type-Options") == "nosniff"
+        big_header = get("/auth/login/", {"X-Padding": "b" * 12000})
+        assert big_header.status == 431 and big_header.getheader("X-Content-Type-Options") == "nosniff"
+    finally:
+        proc.terminate()
+        proc.wait(20)

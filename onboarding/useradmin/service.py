@@ -21,8 +21,13 @@ def search(query: str, page: int) -> tuple[list[User], bool]:
     stmt = select(User).order_by(User.date_joined.desc(), User.id.desc())
     text = query.strip().lower()
     if text:
-        like = f"%{text.replace('%', '').replace('_', '')}%"
-        stmt = stmt.where(or_(User.email.like(like), func.lower(User.name).like(like)))
+        # autoescape: % and _ in the query are literal characters, not wildcards
+        stmt = stmt.where(
+            or_(
+                User.email.contains(text, autoescape=True),
+                func.lower(User.name).contains(text, autoescape=True),
+            )
+        )
     rows = list(db.session.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)))
     return rows[:PER_PAGE], len(rows) > PER_PAGE
 

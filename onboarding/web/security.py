@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
@@ -69,10 +69,25 @@ def relative_location(resp: Response) -> Response:
     return resp
 
 
+# The app refuses long request lines and headers itself, with its error pages and headers; gunicorn's own
+# limits (onboarding.cli.gunicorn_command) sit above these, so only requests past them get its bare page.
+MAX_REQUEST_TARGET = 4094  # gunicorn's default request-line limit
+MAX_HEADER_BYTES = 8190  # gunicorn's default field-size limit
+
+
+def check_request_size() -> None:
+    target = request.environ.get("RAW_URI") or request.full_path
+    if len(target) > MAX_REQUEST_TARGET:
+        abort(414)
+    if any(len(name) + len(value) > MAX_HEADER_BYTES for name, value in request.headers.items()):
+        abort(431)
+
+
 def init_app(app: Flask) -> None:
     app.session_interface = SessionInterface()
     hops = app.config["TRUSTED_PROXIES"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+    app.before_request(check_request_size)
     app.after_request(add_headers)
     app.after_request(relative_location)
