@@ -195,6 +195,8 @@ def _consume(member: OrganizationMember, user: User, *, ip: str | None) -> Accep
         ip_address=ip,
         data=member_audit_data(member),
     )
+    _webhook("invite.accepted", member)
+    _webhook("member.joined", member)
     schedule(
         MEMBER_JOINED,
         {
@@ -267,8 +269,16 @@ def decline(member: OrganizationMember, user: User | None, *, ip: str | None) ->
             email=member.email,
             url=base_url() + f"/organizations/{org.slug}/members/",
         )
+    _webhook("invite.declined", member)  # built now, while the invite still exists
     db.session.execute(
         delete(OrganizationMember).where(
             OrganizationMember.id == member.id, OrganizationMember.user_id.is_(None)
         )
     )
+
+
+def _webhook(event: str, member: OrganizationMember) -> None:
+    """Tell the organization's webhooks, in this transaction (imported here: webhooks sits beside invites)."""
+    from onboarding.webhooks.events import emit
+
+    emit(event, member)

@@ -202,6 +202,7 @@ def invited(member: OrganizationMember, raw: str, actor: User, *, ip: str | None
         data=member_audit_data(member),
     )
     onboarding_tasks.record_pending(member.organization_id, "invite_member", actor.id)
+    _webhook("invite.created", member)
     send_invite_email(member, raw, actor)
     buffer.incr(OrganizationInviteStats, {"invites_sent": 1}, {"organization_id": member.organization_id})
     on_commit(metrics.invite_sent)
@@ -266,3 +267,10 @@ def revoke(member: OrganizationMember, actor: User, actor_role: str, *, ip: str 
         data=member_audit_data(member),
     )
     db.session.delete(member)
+
+
+def _webhook(event: str, member: OrganizationMember) -> None:
+    """Tell the organization's webhooks, in this transaction (imported here: webhooks sits beside invites)."""
+    from onboarding.webhooks.events import emit
+
+    emit(event, member)
