@@ -48,3 +48,21 @@
   else reveal();
   document.addEventListener("htmx:afterSettle", reveal);
 })();
+
+// A table that scrolls sideways inside its box (phones) can be scrolled with the keyboard too.
+(function () {
+  "use strict";
+  function focusable() {
+    document.querySelectorAll("main table, main .overflow-auto").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        if (!box.hasAttribute("tabindex")) box.setAttribute("tabindex", "0");
+      } else if (box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+      }
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusable);
+  else focusable();
+  window.addEventListener("resize", focusable);
+  document.addEventListener("htmx:afterSettle", focusable);
+})();
