@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,30 @@ SERVE_THREADS = 4  # threads per web process
 
 
 def upgrade_database() -> None:
-    """Apply migrations and make sure the default organization exists (single-organization mode)."""
-    from flask_migrate import upgrade
+    """Apply migrations and make sure the default organization exists (single-organization mode).
+
+    Quiet: one line when migrations were applied, none when the schema was up to date."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     from onboarding.extensions import db
     from onboarding.orgs.service import ensure_default_organization
 
     db.session.commit()  # migrations run on their own connection; hold no lock against them
-    upgrade()
+    config = current_app.extensions["migrate"].migrate.get_config()
+    config.config_file_name = None  # no logging set-up from alembic.ini, and none of its INFO lines:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    script = ScriptDirectory.from_config(config)
+    with db.engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    heads = set(script.get_heads())
+    if current != heads:
+        pending = len(list(script.iterate_revisions(tuple(heads), tuple(current) or "base")))
+        command.upgrade(config, "heads")
+        click.echo(
+            f"Database schema upgraded ({pending} migration(s) applied; now at {', '.join(sorted(heads))})."
+        )
     ensure_default_organization()
     db.session.commit()
 
@@ -44,6 +59,16 @@ def _create_app(*_: Any) -> Any:
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
 def cli() -> None:
     """Onboarding: sign-up, sign-in and organization invitations."""
+
+
+def _dotenv_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("dotenv") is not None
+
+
+if not _dotenv_installed():  # Flask's --env-file needs python-dotenv: do not offer what cannot work
+    cli.params = [p for p in cli.params if p.name != "env_file"]
 
 
 @cli.command("serve")
@@ -63,14 +88,18 @@ def cli() -> None:
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Migrate, then run the web server, one job worker and (when no Redis URL is set) an embedded Redis."""
     from onboarding import embedded_redis
+    from onboarding import serve as serving
     from onboarding.extensions import db
+    from onboarding.processes import child_preexec
     from onboarding.setup import service as setup
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    upgrade_database()
     env = os.environ.copy()
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - only for the printed URL
     url = f"http://{shown_host}:{port}"
+    # Before anything else: a second serve on this folder must change nothing of the first one's.
+    lock = serving.take_instance_lock(app.instance_path, f"{url}/")
+    upgrade_database()
     # The configured base URL (environment or instance/config.py) wins; else the address we listen on.
     base_url = str(app.config.get("BASE_URL") or url).rstrip("/")
     if not app.config.get("BASE_URL"):
@@ -85,63 +114,48 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     if not app.config.get("SECRET_KEY"):
         raise click.ClickException("no secret key")  # pragma: no cover - config always sets one
 
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def stop_all(*_: Any) -> None:
-        # Web first (no new work), then the worker (finishes its job), Redis last.
-        for name, proc in reversed(children):
-            if proc.poll() is None:
-                proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                click.echo(f"{name} did not stop in time; killing it", err=True)
-                proc.kill()
-                proc.wait()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        click.echo("Stopping…")
-        stop_all()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    supervisor = serving.Supervisor()
+    serving.install_stop_signals(supervisor)
     try:
         if not app.config.get("REDIS_URL"):
-            children.append(("redis", embedded_redis.start(app.instance_path)))
+            try:
+                supervisor.add(
+                    serving.REDIS,
+                    lambda: embedded_redis.start(app.instance_path, preexec_fn=child_preexec()),
+                )
+            except embedded_redis.AlreadyRunning as exc:
+                raise click.ClickException(f"{exc}; is another Onboarding running on this folder?") from None
             env["ONBOARDING_REDIS_URL"] = embedded_redis.socket_url(app.instance_path)
-        children.append(
-            (
-                "worker",
-                subprocess.Popen(
-                    [sys.executable, "-m", "onboarding.cli", "worker"], env=env, start_new_session=True
-                ),
-            )
+        worker_command = [sys.executable, "-m", "onboarding.cli", "worker"]
+        supervisor.add(
+            "job worker",
+            lambda: subprocess.Popen(
+                worker_command, env=env, start_new_session=True, preexec_fn=child_preexec()
+            ),
         )
         # The app writes the access lines (request id, invite tokens masked, JSON when configured),
         # not gunicorn, whose access log would show raw paths.
         env.setdefault("ONBOARDING_ACCESS_LOG", "true")
         gunicorn = gunicorn_command(host, port, workers=workers, threads=threads)
-        children.append(("web", subprocess.Popen(gunicorn, env=env, start_new_session=True)))
-        _wait_ready(url, children)
+        supervisor.add("web server", lambda: serving.start_web(gunicorn, env, processes=workers, url=url))
+        serving.say(
+            f"Onboarding is running at {url}/ ({workers} web processes, 1 job worker; Ctrl-C to stop)"
+        )
         if setup.needs_setup():
-            token = setup.issue_token()
+            serving.say(f"No administrator yet. Create one at: {base_url}/setup/{setup.issue_token()}/")
             db.session.commit()
-            click.echo(f"No administrator yet. Create one at: {base_url}/setup/{token}/")
         # End this process's transaction whichever way the check went: on SQLite it began IMMEDIATE
         # (CLI commands mean to write), and an open one would hold the write lock for as long as serve runs.
         db.session.remove()
-        click.echo(f"Onboarding is running at {url}/ (Ctrl-C to stop)")
+        sys.stdout.flush()
         while True:
-            for name, proc in children:
-                if proc.poll() is not None:
-                    click.echo(f"{name} exited with code {proc.returncode}; stopping", err=True)
-                    stop_all()
-                    sys.exit(1)
+            supervisor.check()
             time.sleep(0.5)
-    except BaseException:
-        stop_all()
-        raise
+    except serving.Stop:
+        serving.say("Stopping…")
+    finally:
+        supervisor.stop_all()
+        lock.release()
 
 
 def gunicorn_command(host: str, port: int, *, workers: int, threads: int) -> list[str]:
@@ -171,23 +185,14 @@ def gunicorn_command(host: str, port: int, *, workers: int, threads: int) -> lis
         "8190",
         "--limit-request-field_size",
         "16380",
+        # Hooks: web processes die with their master; serve learns when the port is really ours.
+        "--config",
+        "python:onboarding.gunicorn_hooks",
+        # Its start-up lines say nothing serve does not; warnings and errors still show.
+        "--log-level",
+        "warning",
         "app:app",
     ]
-
-
-def _wait_ready(url: str, children: list[tuple[str, subprocess.Popen[bytes]]], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for name, proc in children:
-            if proc.poll() is not None:
-                raise click.ClickException(f"{name} exited with code {proc.returncode} during start-up")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as resp:  # noqa: S310 - our own server
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise click.ClickException(f"the web server did not answer on {url} within {timeout:.0f}s")
 
 
 @cli.command("worker")
@@ -270,6 +275,32 @@ def createuser(
             no_input=no_input,
             force_update=force_update,
         )
+
+
+@cli.command("setup-link")
+@with_appcontext
+def setup_link() -> None:
+    """Print a new one-time link that creates the first administrator (the previous link stops working)."""
+    from onboarding import serve as serving
+    from onboarding.database import write_intent
+    from onboarding.extensions import db
+    from onboarding.setup import service as setup
+
+    with write_intent(True):
+        upgrade_database()
+        if not setup.needs_setup():
+            db.session.rollback()
+            click.echo(
+                "An administrator exists already, so there is no setup link: sign in, or add one with "
+                "`onboarding createuser --superuser`.",
+                err=True,
+            )
+            sys.exit(1)
+        token = setup.issue_token()
+        db.session.commit()
+    base = current_app.config.get("BASE_URL") or serving.running_url(current_app.instance_path)
+    base = str(base or "http://127.0.0.1:5000").rstrip("/")
+    click.echo(f"No administrator yet. Create one at: {base}/setup/{token}/")
 
 
 @cli.command("maintenance")

@@ -84,5 +84,6 @@ def run(grace_seconds: int | None = None) -> Report:
     report = purge_deleted_organizations(Report())
     collect_files(report, grace_seconds)
     remove_expired_invites(report)
-    log.info("maintenance: %s", report.describe())
+    if any(vars(report).values()):  # an hour with nothing to clean leaves no line
+        log.info("maintenance: %s", report.describe())
     return report

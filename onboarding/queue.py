@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app
+from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.job import Job, Retry
 from rq.timeouts import TimerDeathPenalty
 
 from onboarding import metrics
+from onboarding.processes import forks_die_with_this_process
 from onboarding.redisconn import get_redis
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,7 @@ def _start_side_workers(app: Flask, connection: Any, names: Sequence[str]) -> li
             side = SideWorker([Queue(name, connection=connection)], connection=connection)
             side.flask_app = app
             # One of them runs the RQ scheduler for this queue (retries are scheduled jobs).
-            kwargs = {"with_scheduler": n == 0, "logging_level": "INFO"}
+            kwargs = {"with_scheduler": n == 0, "logging_level": "WARNING"}
             threading.Thread(target=side.work, kwargs=kwargs, name=f"{name}-{n}", daemon=True).start()
             workers.append(side)
     return workers
@@ -154,16 +156,64 @@ def _periodic_loop(app: Flask, periodic: Callable[[], None], stop: threading.Eve
         stop.wait(app.config["OUTBOX_SWEEP_SECONDS"])
 
 
+# How often an idle worker wakes up (to heartbeat) and how often it runs its maintenance, which also
+# takes over the scheduler when the worker that ran it died: both well under a minute (RQ's defaults,
+# 405 s and 10 min, left scheduled work waiting ~15 minutes after a worker was killed).
+WORKER_TTL = 35
+MAINTENANCE_INTERVAL = 15
+
+
+def release_dead_scheduler_locks(connection: Redis, queues: Sequence[str]) -> list[str]:
+    """Release the scheduler locks of a scheduler process of this machine that is gone (killed with its
+    worker), so that a restarted worker schedules at once instead of waiting for the lock to expire.
+    Locks of other machines' schedulers are left to expire (a minute after their last heartbeat)."""
+    import socket
+
+    from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE
+    from rq.scripts import release_lock
+
+    from onboarding.processes import process_alive
+
+    freed = []
+    for name in queues:
+        key = SCHEDULER_LOCKING_KEY_TEMPLATE % name
+        raw_owner = connection.get(key)
+        if raw_owner is None:
+            continue
+        owner = _text(raw_owner)
+        info = {_text(k): _text(v) for k, v in connection.hgetall(SCHEDULER_KEY_TEMPLATE % owner).items()}
+        host, pid = info.get("hostname", ""), info.get("pid", "")
+        gone = host == socket.gethostname() and pid.isdigit() and int(pid) > 0 and not process_alive(int(pid))
+        if gone and release_lock(connection, key, owner):
+            freed.append(name)
+    if freed:
+        log.warning("released the scheduler lock of a scheduler that is gone (%s)", ", ".join(freed))
+    return freed
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def run_worker(
     app: Flask, queues: Sequence[str], *, burst: bool = False, periodic: Callable[[], None] | None = None
 ) -> bool:
     """Work ``queues`` until stopped (or empty, with ``burst``). ``periodic`` (the CLI passes
     :func:`onboarding.tasks.sweep`; this module knows no job) runs in a loop beside the worker."""
+    # RQ's scheduler runs in a process forked from this one: it must not outlive this worker (a worker
+    # killed with -9 used to leave it running, holding the scheduler lock).
+    forks_die_with_this_process()
     with app.app_context():
         connection = get_redis()
+        release_dead_scheduler_locks(connection, queues)
     side = [q for q in queues if q in SIDE_QUEUES] if not burst and len(queues) > 1 else []
     queues = [q for q in queues if q not in side]
-    worker = AppWorker([Queue(name, connection=connection) for name in queues], connection=connection)
+    worker = AppWorker(
+        [Queue(name, connection=connection) for name in queues],
+        connection=connection,
+        worker_ttl=WORKER_TTL,
+        maintenance_interval=MAINTENANCE_INTERVAL,
+    )
     worker.flask_app = app
     import gc
 
@@ -174,7 +224,9 @@ def run_worker(
         threading.Thread(target=_periodic_loop, args=(app, periodic, stop), name="sweep", daemon=True).start()
     side_workers = _start_side_workers(app, connection, side)
     try:
-        return bool(worker.work(burst=burst, with_scheduler=True, logging_level="INFO"))
+        # Quiet at INFO: RQ's lines for every job and for start-up say nothing an operator needs; its
+        # warnings and errors (a failed job, a lost connection) still show.
+        return bool(worker.work(burst=burst, with_scheduler=True, logging_level="WARNING"))
     finally:
         stop.set()
         for side_worker in side_workers:

@@ -70,6 +70,8 @@ def _page(
         "register_error": forms.get("register_error"),
         "invite_email": invite_session.invited_email(),
         "second_step_pending": second_step_pending(),
+        # Before the first administrator exists nobody can sign in: say how to get the setup link.
+        "needs_setup": orgs.count_superusers() == 0,
     }
     return render(TEMPLATE, block=block, status=status, **ctx)
 

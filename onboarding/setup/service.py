@@ -8,6 +8,7 @@ import secrets
 
 from onboarding.accounts import service as accounts
 from onboarding.accounts.models import User
+from onboarding.audit import service as audit
 from onboarding.extensions import db
 from onboarding.orgs import roles
 from onboarding.orgs import service as orgs
@@ -42,8 +43,13 @@ def token_valid(token: str) -> bool:
     return bool(option and option.value and hmac.compare_digest(str(option.value), _digest(token)))
 
 
-def complete(token: str, *, name: str, email: str, password: str, org_name: str | None) -> User:
-    """Create the first superuser (owner of the default organization); the token stops working."""
+def complete(
+    token: str, *, name: str, email: str, password: str, org_name: str | None, ip: str | None = None
+) -> User:
+    """Create the first superuser (owner of the default organization); the token stops working.
+
+    Audited in the same transaction: ``member.add`` (``via: setup``) in the organization, and
+    ``org.edit`` when the organization was renamed."""
     # Lock the token row (PostgreSQL; SQLite's IMMEDIATE write transaction already serialises) so
     # that two simultaneous submissions cannot both create a first superuser.
     locked = db.session.get(SystemOption, KEY, with_for_update=True)
@@ -54,10 +60,27 @@ def complete(token: str, *, name: str, email: str, password: str, org_name: str 
     )
     org = orgs.ensure_default_organization()
     if org is not None:
-        if org_name and org_name.strip():
-            org.name = org_name.strip()
+        if org_name and org_name.strip() and org_name.strip() != org.name:
+            old_name, org.name = org.name, org_name.strip()
             if orgs.slugify(org.name) != org.slug:  # named now: its address follows the name
                 org.slug = orgs.unique_slug(org.name)
-        orgs.add_member(org, user, role=roles.TOP_ROLE)
+            audit.record(
+                "org.edit",
+                organization_id=org.id,
+                actor=user,
+                target_object=org.id,
+                ip_address=ip,
+                data={"name": org.name, "old_name": old_name, "slug": org.slug, "via": "setup"},
+            )
+        member = orgs.add_member(org, user, role=roles.TOP_ROLE)
+        audit.record(
+            "member.add",
+            organization_id=org.id,
+            actor=user,
+            target_object=member.id,
+            target_user_id=user.id,
+            ip_address=ip,
+            data={"email": user.email, "role": member.role, "via": "setup"},
+        )
     db.session.delete(locked)
     return user

@@ -7,7 +7,7 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from onboarding.accounts.service import AccountError, normalize_email
-from onboarding.auth.flow import landing_url, sign_in
+from onboarding.auth.flow import client_ip, landing_url, sign_in
 from onboarding.extensions import db
 from onboarding.passwords import policy_errors
 from onboarding.setup import bp, service
@@ -52,6 +52,7 @@ def setup(token: str) -> Response:
                 email=form.email.data,
                 password=form.password.data,
                 org_name=form.organization.data,
+                ip=client_ip(),
             )
         except AccountError as exc:
             form.email.errors = [str(exc)]
