@@ -11,6 +11,7 @@ import faulthandler
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +20,16 @@ from typing import Any
 import pytest
 from redis import Redis
 
-_RUN_DIR = Path(tempfile.mkdtemp(prefix="onboarding-tests-"))
+# pytest imports this file as ``conftest`` and test modules import it again as ``tests.conftest``: the
+# second copy shares the first one's folders instead of making (and leaking) its own.
+_TWIN = sys.modules.get("tests.conftest" if __name__ == "conftest" else "conftest")
+# This process's run folder; removed at the end (pytest_unconfigure).
+_RUN_DIR: Path = _TWIN._RUN_DIR if _TWIN is not None else Path(tempfile.mkdtemp(prefix="onboarding-tests-"))
 # Where a test about to hit its time limit leaves every thread's stack (see _stacks_before_timeout);
-# made by the controlling process, inherited by the xdist workers it starts.
-os.environ.setdefault("ONBOARDING_TEST_HANG_DIR", tempfile.mkdtemp(prefix="onboarding-hangs-"))
+# made by the controlling process, inherited by the xdist workers it starts, removed by the one that made it.
+_OWN_HANG_DIR = _TWIN._OWN_HANG_DIR if _TWIN is not None else "ONBOARDING_TEST_HANG_DIR" not in os.environ
+if "ONBOARDING_TEST_HANG_DIR" not in os.environ:
+    os.environ["ONBOARDING_TEST_HANG_DIR"] = tempfile.mkdtemp(prefix="onboarding-hangs-")
 # The instance folder must be set before the app module is imported anywhere.
 os.environ["ONBOARDING_INSTANCE_PATH"] = str(_RUN_DIR / "instance")
 for _name in list(os.environ):
@@ -31,6 +38,7 @@ for _name in list(os.environ):
         "ONBOARDING_TEST_DATABASE_URL",
         "ONBOARDING_TEST_REDIS_URL",
         "ONBOARDING_REQUIRE_BROWSER",
+        "ONBOARDING_REQUIRE_NODE",
         "ONBOARDING_TEST_HANG_DIR",
     ):
         del os.environ[_name]
@@ -141,7 +149,11 @@ def _empty_tables() -> None:
     db.session.commit()
 
 
-_HANG_FILE = (Path(os.environ["ONBOARDING_TEST_HANG_DIR"]) / f"{_XDIST_WORKER or 'main'}.txt").open("w")
+_HANG_FILE = (
+    _TWIN._HANG_FILE
+    if _TWIN is not None
+    else (Path(os.environ["ONBOARDING_TEST_HANG_DIR"]) / f"{_XDIST_WORKER or 'main'}.txt").open("w")
+)
 
 
 @pytest.fixture(autouse=True)
@@ -173,6 +185,17 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         if "\n" in text:  # a header alone is a test that was still running when the process ended
             terminalreporter.section(f"stacks of a stuck test ({path.stem})")
             terminalreporter.line(text)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave nothing in the temporary folder: this process's run folder, and the stacks folder if ours."""
+    del config
+    import shutil
+
+    _HANG_FILE.close()
+    shutil.rmtree(_RUN_DIR, ignore_errors=True)
+    if _OWN_HANG_DIR:
+        shutil.rmtree(os.environ["ONBOARDING_TEST_HANG_DIR"], ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -7,7 +7,6 @@ Skips when Chromium is missing, unless ONBOARDING_REQUIRE_BROWSER=1 (CI), where 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(tempfile.gettempdir())
 
 
 def _missing(reason: str) -> None:
@@ -170,7 +168,7 @@ def test_register_sign_out_sign_in_without_javascript(browser: Any, server: Serv
 
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", (1280, 900)), ("phone", (390, 844))])
 def test_sign_in_page_screenshots_and_keyboard_order(
-    browser: Any, server: Server, name: str, viewport: Any
+    browser: Any, server: Server, name: str, viewport: Any, tmp_path: Path
 ) -> None:
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
@@ -190,5 +188,5 @@ def test_sign_in_page_screenshots_and_keyboard_order(
     assert page.evaluate("document.activeElement.id") == "login-password"
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Sign in"
-    page.screenshot(path=str(SCREENSHOTS / f"onboarding-signin-{name}.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / f"onboarding-signin-{name}.png"), full_page=True)
     context.close()
