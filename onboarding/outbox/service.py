@@ -150,8 +150,14 @@ def deliver(message_id: int) -> bool:
                 fn(payload, message_id)
                 db.session.add(OutboxReceipt(message_id=message_id, receiver=name))
                 db.session.commit()
-            except IntegrityError:
-                db.session.rollback()  # another deliverer applied it first; its effect stands, ours is undone
+            except IntegrityError as exc:
+                db.session.rollback()
+                if not _has_receipt(message_id, name):
+                    # Not a second deliverer of this message: the effect itself ran into a row another
+                    # message made meanwhile (two joins completing one task). Try again, never drop it.
+                    _failed(message_id, name, exc)
+                    return False
+                # Another deliverer applied it first; its effect stands, ours is undone.
             except Exception as exc:
                 _failed(message_id, name, exc)
                 return False
