@@ -132,7 +132,12 @@ def _start_side_workers(app: Flask, connection: Any, names: Sequence[str]) -> li
     workers = []
     for name in names:
         for n in range(SIDE_QUEUES[name]):
-            side = SideWorker([Queue(name, connection=connection)], connection=connection)
+            side = SideWorker(
+                [Queue(name, connection=connection)],
+                connection=connection,
+                worker_ttl=WORKER_TTL,
+                maintenance_interval=MAINTENANCE_INTERVAL,
+            )
             side.flask_app = app
             # One of them runs the RQ scheduler for this queue (retries are scheduled jobs).
             kwargs = {"with_scheduler": n == 0, "logging_level": "WARNING"}
