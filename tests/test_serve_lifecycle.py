@@ -75,9 +75,9 @@ def _status(url: str) -> int:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_children_end_with_serve_however_it_ends(server: Server, signum: int) -> None:
     children = server.descendants()
-    # gunicorn's master and its 2 web processes, the job worker and its scheduler process, Redis.
+    # gunicorn's master and its 2 web processes, the job worker and its scheduler process(es), Redis.
     assert len(_named(children, "gunicorn")) == 3, [c.cmdline() for c in children]
-    assert len(_named(children, "onboarding.cli worker")) == 2, [c.cmdline() for c in children]
+    assert len(_named(children, "onboarding.cli worker")) >= 2, [c.cmdline() for c in children]
     assert len(_named(children, "redis-server")) == 1
     server.proc.send_signal(signum)
     _, alive = psutil.wait_procs(children, timeout=10)
