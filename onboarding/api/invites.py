@@ -8,6 +8,8 @@ from flask import jsonify
 from flask_login import current_user
 
 from onboarding.api import bp
+from onboarding.api.auth import api_login_required, api_user
+from onboarding.api.members import serialize_member
 from onboarding.auth.flow import initiate_login
 from onboarding.extensions import db
 from onboarding.invites import service as invites
@@ -81,3 +83,18 @@ def accept_invite(member_id: str, token: str) -> Any:
     invite_session.forget()
     db.session.commit()
     return "", 204
+
+
+@bp.route("/users/me/invites/", methods=["GET"])
+@api_login_required
+def my_invites() -> Any:
+    """The invite inbox as JSON: every live invite to one of the caller's addresses, any organization."""
+    return jsonify(
+        [
+            {
+                **serialize_member(m),
+                "organization": {"slug": m.organization.slug, "name": m.organization.name},
+            }
+            for m in invites.inbox(api_user())
+        ]
+    )

@@ -289,3 +289,24 @@ register_operation(
     request_body=OBJECT,
     responses={200: OBJECT, 202: OBJECT, 400: FIELD_ERRORS, 401: ERROR, 403: ERROR, 404: ERROR, 413: ERROR},
 )
+
+INBOX_ITEM: dict[str, Any] = {
+    **MEMBER,
+    "required": [*MEMBER["required"], "organization"],
+    "properties": {
+        **MEMBER["properties"],
+        "organization": {
+            "type": "object",
+            "required": ["slug", "name"],
+            "properties": {"slug": {"type": "string"}, "name": {"type": "string"}},
+        },
+    },
+}
+register_operation(
+    "GET",
+    "/api/0/users/me/invites/",
+    summary="Your pending invites: every live invite to one of your addresses, in any organization",
+    scopes=["member:read"],
+    tags=["invites"],
+    responses={200: {"type": "array", "items": INBOX_ITEM}, 401: ERROR, 403: ERROR},
+)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from onboarding.accounts.models import User
 from onboarding.audit import service as audit
 from onboarding.extensions import db
-from onboarding.invites import service as invites
+from onboarding.invites import common as invites  # links and tokens only: no import cycle
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization, OrganizationMember, OrgFlags
 from onboarding.outbox import mail
