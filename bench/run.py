@@ -51,7 +51,15 @@ def serve_ready(samples: int = 3) -> list[float]:
     env["ONBOARDING_INSTANCE_PATH"] = str(instance)
     try:
         subprocess.run(  # migrates
-            [onboarding, "createuser", "--email", "a@example.com", "--password", "x" * 20, "--no-input"],
+            [
+                onboarding,
+                "createuser",
+                "--email",
+                "a@example.com",
+                "--password",
+                "bench serve passphrase",
+                "--no-input",
+            ],
             env=env,
             check=True,
             capture_output=True,

@@ -8,7 +8,6 @@ must be a domain, so the app is served as ``http://localhost:<port>`` (ONBOARDIN
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +32,13 @@ try:
 except ImportError:  # reported by the chromium fixture
     expect = None  # type: ignore[assignment]
 
-SHOTS = Path(tempfile.gettempdir())
+SHOTS = Path()  # each test's own tmp_path (below): nothing with a fixed name is left in /tmp
+
+
+@pytest.fixture(autouse=True)
+def _screenshots_in_tmp_path(tmp_path: Path) -> None:
+    global SHOTS
+    SHOTS = tmp_path
 
 
 def _serve(app: Any, port: int) -> Iterator[None]:
