@@ -28,6 +28,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = False) 
     config.load(app, test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic's INFO lines (plugins loaded, migration context) say nothing to an operator; `onboarding db …`
+    # turns them back on (its alembic.ini logging set-up).
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     from onboarding.database import engine_options
 

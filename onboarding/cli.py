@@ -139,7 +139,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         gunicorn = gunicorn_command(host, port, workers=workers, threads=threads)
         supervisor.add("web server", lambda: serving.start_web(gunicorn, env, processes=workers, url=url))
         serving.say(
-            f"Onboarding is running at {url}/ ({workers} web processes, 1 job worker; Ctrl-C to stop)"
+            f"Onboarding is running at {url}/ ({workers} web process{'es' if workers > 1 else ''}, "
+            "1 job worker; Ctrl-C to stop)"
         )
         if setup.needs_setup():
             serving.say(f"No administrator yet. Create one at: {base_url}/setup/{setup.issue_token()}/")
