@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from onboarding.accounts.models import UserSession
 from onboarding.audit.models import AuditLogEntry
@@ -399,3 +399,16 @@ def test_adding_a_passkey_completes_an_invite_waiting_on_two_factor(client):
     assert resp.status_code == 200 and resp.get_json()["redirect"] == "/organizations/acme/"
     db.session.expire_all()
     assert db.session.get(OrganizationMember, member.id).user_id == user.id
+
+
+def test_challenges_per_address_are_limited(client):
+    from onboarding.passkeys import challenges
+
+    for _ in range(challenges.PER_IP_PER_MINUTE):
+        assert client.post("/auth/passkey/signin/options/", json={}).status_code == 200
+    resp = client.post("/auth/passkey/signin/options/", json={})
+    assert resp.status_code == 429 and resp.headers["Retry-After"]
+    # Another address is not affected; each session keeps one challenge per purpose.
+    other = client.post("/auth/passkey/signin/options/", json={}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200
+    assert db.session.scalar(select(func.count(PasskeyChallenge.id))) <= 2

@@ -13,11 +13,25 @@ from datetime import timedelta
 from flask import session
 from sqlalchemy import delete, select
 
+from onboarding import ratelimit
 from onboarding.extensions import db, utcnow
 from onboarding.passkeys.models import PasskeyChallenge
 
 TTL_SECONDS = 5 * 60  # what the options tell the browser, plus nothing: expired is expired
+# Challenges one client address may ask for per minute: each is a row until it expires, so this
+# bounds what an anonymous client can make the server store (a sign-in page view asks for one).
+PER_IP_PER_MINUTE = 30
 SESSION_KEY = "_passkey_challenges"
+
+
+def retry_after(ip: str | None) -> int:
+    """Count one challenge asked for by ``ip``; seconds to wait when it is over the limit, else 0."""
+    if not ip:
+        return 0
+    limit = ratelimit.Limit("passkey-challenge:ip", PER_IP_PER_MINUTE, 60)
+    if ratelimit.hit(limit, ip) > limit.limit:
+        return max(1, ratelimit.retry_after(limit, ip))
+    return 0
 
 
 def issue(purpose: str, challenge: bytes, user_id: int | None) -> None:

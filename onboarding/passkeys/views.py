@@ -19,7 +19,7 @@ from onboarding.audit import service as audit
 from onboarding.auth import service as auth_service
 from onboarding.auth.flow import after_sign_in, sign_in
 from onboarding.extensions import db
-from onboarding.passkeys import bp, recent
+from onboarding.passkeys import bp, challenges, recent
 from onboarding.passkeys import service as pk
 from onboarding.passkeys.forms import RemoveForm, RenameForm
 from onboarding.twofactor import service as tf
@@ -29,6 +29,7 @@ from onboarding.web.htmx import is_htmx, see_other
 
 NOT_SIGNED_IN = "Sign in first."
 NO_PENDING = "Your sign-in has expired. Please sign in again."
+TOO_MANY = "Too many passkey requests from your address. Please try again in a minute."
 
 
 def _error(status: int, message: str, **extra: Any) -> Response:
@@ -55,6 +56,19 @@ def _origin_refusal() -> Response | None:
     return _error(403, message) if message else None
 
 
+def _challenge_refusal() -> Response | None:
+    """Before a new challenge: the origin must be the relying party's, and the client within its limit."""
+    refused = _origin_refusal()
+    if refused:
+        return refused
+    wait = challenges.retry_after(client_ip())
+    if wait:
+        resp = _error(429, TOO_MANY)
+        resp.headers["Retry-After"] = str(wait)
+        return resp
+    return None
+
+
 # --- adding a passkey (signed in) ---------------------------------------------------------------------
 
 
@@ -62,7 +76,7 @@ def _origin_refusal() -> Response | None:
 def register_options() -> Response:
     if not current_user.is_authenticated:
         return _error(401, NOT_SIGNED_IN)
-    refused = _origin_refusal()
+    refused = _challenge_refusal()
     if refused:
         return refused
     if not recent.is_recent(current_user):
@@ -112,7 +126,7 @@ def register() -> Response:
 
 @bp.post("/auth/passkey/signin/options/")
 def signin_options() -> Response:
-    refused = _origin_refusal()
+    refused = _challenge_refusal()
     if refused:
         return refused
     wait = auth_service.login_retry_after("", client_ip())
@@ -166,7 +180,7 @@ def signin() -> Response:
 
 @bp.post("/auth/passkey/2fa/options/")
 def second_factor_options() -> Response:
-    refused = _origin_refusal()
+    refused = _challenge_refusal()
     if refused:
         return refused
     found = tf.pending()
@@ -221,7 +235,7 @@ def second_factor() -> Response:
 def confirm_options() -> Response:
     if not current_user.is_authenticated:
         return _error(401, NOT_SIGNED_IN)
-    refused = _origin_refusal()
+    refused = _challenge_refusal()
     if refused:
         return refused
     if not pk.user_has_passkey(current_user.id):
