@@ -165,7 +165,9 @@
           window.location.assign(data.redirect || "/");
         })
         .catch(function (err) {
-          if (err && err.name !== "AbortError" && !signal.aborted) showError(button, browserMessage(err));
+          // The server's refusal of a passkey picked from the autofill is shown; the browser's own
+          // failures are not (autofill is a convenience, and the button says why if it fails too).
+          if (err && err.server) showError(button, err.message);
         });
     });
   }

@@ -412,3 +412,21 @@ def test_challenges_per_address_are_limited(client):
     other = client.post("/auth/passkey/signin/options/", json={}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 200
     assert db.session.scalar(select(func.count(PasskeyChallenge.id))) <= 2
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        ("http://127.0.0.1:5000", "they need a host name, not an IP address"),
+        ("http://onboarding.example.com", "Passkeys need HTTPS"),
+        ("http://localhost:5000", None),
+        ("https://onboarding.example.com", None),
+    ],
+)
+def test_passkeys_need_a_secure_host_name(app, base, message):
+    from onboarding.passkeys import service as pk
+
+    with app.test_request_context():
+        app.config["BASE_URL"] = base
+        got = pk.wrong_origin_message(pk.relying_party(base), base)
+    assert (got is None) if message is None else (message in str(got))

@@ -7,6 +7,7 @@ request (views pass the origin the page was served from) or commits (views commi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -72,11 +73,32 @@ def relying_party(request_origin: str) -> RelyingParty:
 
 
 def wrong_origin_message(rp: RelyingParty, request_origin: str) -> str | None:
-    """A message for pages opened at another address than the relying party's (passkeys cannot work
-    there: the browser binds them to the site's domain), else None."""
-    if RelyingParty.from_url(request_origin).origin == rp.origin:
-        return None
-    return f"Passkeys work only at {rp.origin}/ — this page was opened at {request_origin.rstrip('/')}/."
+    """Why passkeys cannot be used on a page opened at ``request_origin``, or None when they can.
+
+    The browser binds passkeys to the relying party's domain and offers them only in a secure
+    context: the page must be at the relying party's origin, which must be a host name (not an IP
+    address) served over HTTPS, or ``localhost``.
+    """
+    opened = RelyingParty.from_url(request_origin).origin
+    if opened != rp.origin:
+        return f"Passkeys work only at {rp.origin}/ — this page was opened at {opened}/."
+    if _is_ip(rp.id):
+        return (
+            f"Passkeys cannot be used at {rp.origin}/: they need a host name, not an IP address. "
+            "Open the site by its name (ONBOARDING_BASE_URL), e.g. http://localhost for a local server."
+        )
+    local = rp.id == "localhost" or rp.id.endswith(".localhost")
+    if not rp.origin.startswith("https://") and not local:
+        return f"Passkeys need HTTPS: they cannot be used at {rp.origin}/."
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 # --- the user's passkeys ----------------------------------------------------------------------------
