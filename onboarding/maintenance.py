@@ -30,13 +30,15 @@ class Report:
     requeued_uploads: int = 0
     expired_invites: int = 0
     deleted_organizations: int = 0
+    webhook_deliveries: int = 0
 
     def describe(self) -> str:
         return (
             f"Deleted {self.avatar_files} orphaned avatar file(s), {self.blobs} unreferenced blob(s) and "
             f"{self.stored_copies} orphaned stored copy(ies); re-queued {self.requeued_uploads} stalled "
             f"avatar upload(s); removed {self.expired_invites} long-expired invite(s) and "
-            f"{self.deleted_organizations} deleted organization(s) whose job was lost."
+            f"{self.deleted_organizations} deleted organization(s) whose job was lost; pruned "
+            f"{self.webhook_deliveries} old webhook delivery record(s)."
         )
 
 
@@ -80,10 +82,21 @@ def purge_deleted_organizations(report: Report) -> Report:
     return report
 
 
+def prune_webhook_deliveries(report: Report) -> Report:
+    """Finished webhook deliveries older than their retention (the log shows recent ones)."""
+    from onboarding.webhooks import service as webhooks
+
+    with write_intent(True):
+        report.webhook_deliveries = webhooks.prune_deliveries()
+        db.session.commit()
+    return report
+
+
 def run(grace_seconds: int | None = None) -> Report:
     report = purge_deleted_organizations(Report())
     collect_files(report, grace_seconds)
     remove_expired_invites(report)
+    prune_webhook_deliveries(report)
     if any(vars(report).values()):  # an hour with nothing to clean leaves no line
         log.info("maintenance: %s", report.describe())
     return report

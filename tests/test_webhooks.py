@@ -217,3 +217,20 @@ def test_the_last_retry_is_at_the_end_of_the_day(app):
     row = _only_delivery()
     assert (row.status, row.attempts) == ("pending", 2)
     assert row.next_attempt_at == row.series_started_at + timedelta(days=1)
+
+
+def test_old_finished_deliveries_are_pruned_hourly(app):
+    from onboarding import maintenance
+
+    org, owner = owner_and_org()
+    with Receiver(Answer(200), Answer(500)) as receiver:
+        add_endpoint(org, owner, receiver.url)
+        _promote(org, owner)  # delivered
+        _promote(org, owner, "bo@example.com")  # pending (500, retrying)
+    rows = db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+    assert [r.status for r in rows] == ["delivered", "pending"]
+    for row in rows:
+        row.created_at = utcnow() - timedelta(days=31)
+    db.session.commit()
+    assert maintenance.run().webhook_deliveries == 1
+    assert [r.status for r in db.session.scalars(select(WebhookDelivery))] == ["pending"]

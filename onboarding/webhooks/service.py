@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from onboarding import secretbox
 from onboarding.accounts.models import User
@@ -26,6 +27,7 @@ from onboarding.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookE
 
 MAX_ENDPOINTS = 20
 RECENT = 50  # deliveries shown on an endpoint's page
+KEEP_DELIVERIES = timedelta(days=30)  # finished deliveries older than this are pruned hourly
 
 
 class WebhookError(Exception):
@@ -204,3 +206,14 @@ def disable_failing(endpoint: WebhookEndpoint) -> None:
         target_object=endpoint.id,
         data={"url": endpoint.url, "reason": "failing for a day"},
     )
+
+
+def prune_deliveries(older_than: timedelta = KEEP_DELIVERIES) -> int:
+    """Delete delivered or given-up deliveries created before ``older_than`` ago; pending ones stay."""
+    result = db.session.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.status != DeliveryStatus.PENDING,
+            WebhookDelivery.created_at < utcnow() - older_than,
+        )
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
