@@ -61,7 +61,7 @@ def assert_invalid(resp, status=404):
         "999999/{raw}/",
         "abc/{raw}/",
         "{id}/short/",
-        "{id}/" + "a" * 5000 + "/",
+        "{id}/" + "a" * 3000 + "/",  # longer request targets get 414 before routing (web/security.py)
         "{id}/t%C3%B6ken-with-non-ascii-characters/",
         "{id}/token%00with-a-nul-character-1234/",
         "{id}/{raw}x/",
