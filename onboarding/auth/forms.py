@@ -27,7 +27,7 @@ class RegisterForm(FlaskForm):
         filters=[normalize_email],
         validators=[
             DataRequired("Enter your email address."),
-            Email("Enter a valid email address."),
+            Email("Enter a valid email address.", allow_smtputf8=False),
             Length(max=254),
         ],
     )

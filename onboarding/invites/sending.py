@@ -132,9 +132,14 @@ def _invite_one(
     request_only: bool,
 ) -> Outcome:
     try:
-        email = normalize_email(validate_email(given, check_deliverability=False).normalized)
+        checked = validate_email(given, check_deliverability=False)
     except EmailNotValidError:
         return Outcome(given, False, f"{given} is not a valid email address.")
+    if checked.ascii_email is None:  # non-ASCII before the @: our mail cannot reach it (no SMTPUTF8)
+        return Outcome(
+            given, False, f"{given} cannot be invited: the part before the @ must use plain (ASCII) letters."
+        )
+    email = normalize_email(checked.ascii_email)
     if len(email) > 254:
         return Outcome(given, False, f"{given} is too long to be an email address.")
     existing = existing_for_email(org, email)

@@ -25,7 +25,10 @@ class JoinRequestForm(FlaskForm):
     email = EmailField(
         "Email",
         filters=[normalize_email],
-        validators=[DataRequired("Enter your email address."), Email("Enter a valid email address.")],
+        validators=[
+            DataRequired("Enter your email address."),
+            Email("Enter a valid email address.", allow_smtputf8=False),
+        ],
     )
 
 

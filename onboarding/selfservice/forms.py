@@ -17,7 +17,7 @@ class RecoverForm(FlaskForm):
         filters=[normalize_email],
         validators=[
             DataRequired("Enter your email address."),
-            Email("Enter a valid email address."),
+            Email("Enter a valid email address.", allow_smtputf8=False),
             Length(max=254),
         ],
     )
@@ -59,7 +59,7 @@ class EmailChangeForm(FlaskForm):
         filters=[normalize_email],
         validators=[
             DataRequired("Enter the new email address."),
-            Email("Enter a valid email address."),
+            Email("Enter a valid email address.", allow_smtputf8=False),
             Length(max=254),
         ],
     )

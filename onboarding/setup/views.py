@@ -19,7 +19,10 @@ class SetupForm(FlaskForm):
     email = EmailField(
         "Email",
         filters=[normalize_email],
-        validators=[DataRequired("Enter your email address."), Email("Enter a valid email address.")],
+        validators=[
+            DataRequired("Enter your email address."),
+            Email("Enter a valid email address.", allow_smtputf8=False),
+        ],
     )
     password = PasswordField("Password", validators=[DataRequired("Choose a password.")])
     organization = StringField("Organization name", validators=[Optional(), Length(max=64)])
