@@ -71,7 +71,7 @@ def relative_location(resp: Response) -> Response:
 
 # The app refuses long request lines and headers itself, with its error pages and headers; gunicorn's own
 # limits (onboarding.cli.gunicorn_command) sit above these, so only requests past them get its bare page.
-MAX_REQUEST_TARGET = 4094  # gunicorn's default request-line limit
+MAX_REQUEST_TARGET = 8000  # under the request-line limit serve gives gunicorn (8190, its maximum)
 MAX_HEADER_BYTES = 8190  # gunicorn's default field-size limit
 
 
