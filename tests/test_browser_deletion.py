@@ -121,3 +121,21 @@ def test_without_javascript(app: Any, live: str, chromium: str) -> None:
         finally:
             browser.close()
     assert count(User, User.email == "owner@example.com") == 0
+
+
+def test_superusers_see_deletions_in_the_instance_log(app: Any, live: str, page: Any) -> None:
+    from onboarding.database import write_intent
+    from onboarding.deletion import service as deletion
+    from onboarding.extensions import db
+
+    seed()
+    root = make_user("root@example.com", name="Sam Super", superuser=True)
+    with write_intent(True):
+        org = db.session.query(Organization).filter_by(slug="rocket-labs").one()
+        deletion.delete_organization(org, root, ip="127.0.0.1")
+        db.session.commit()
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, live, "root@example.com")
+    page.goto(f"{live}/manage/audit-log/")
+    assert "org.remove" in page.inner_text("main") and "Rocket Labs (rocket-labs)" in page.inner_text("main")
+    shoot(page, "instance-audit-log")
