@@ -235,6 +235,8 @@ def _describe(exc: Exception) -> str:
         return "Could not connect to the endpoint."
     if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
         return "The endpoint did not answer in time."
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return f"The endpoint's TLS certificate was refused: {exc}"[:500]
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
