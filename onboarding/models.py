@@ -5,6 +5,7 @@ from onboarding.accounts import models as accounts  # noqa: F401
 from onboarding.audit import models as audit  # noqa: F401
 from onboarding.avatars import models as avatars  # noqa: F401
 from onboarding.files import models as files  # noqa: F401
+from onboarding.invitelinks import models as invitelinks  # noqa: F401
 from onboarding.invites import models as invites  # noqa: F401
 from onboarding.ops import models as ops  # noqa: F401
 from onboarding.orgs import models as orgs  # noqa: F401

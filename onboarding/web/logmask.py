@@ -21,6 +21,8 @@ _TOKEN_PATHS = (
         r"|api/0/accept-invite)/" + _END + "/)" + _END
     ),
     re.compile(r"(/setup/)" + _END),
+    # Shareable invite links /join/<token>/ and their emailed address proofs /join/confirm/<signed>/.
+    re.compile(r"(/join/(?:confirm/)?)" + _END),
 )
 
 
