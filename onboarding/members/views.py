@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from onboarding import ratelimit
 from onboarding.extensions import db, utcnow
+from onboarding.invitelinks import service as link_requests
 from onboarding.invites import service as invites
 from onboarding.members import bp
 from onboarding.members import service as member_rules
@@ -176,8 +177,14 @@ def revoke(org_slug: str, member_id: int) -> Response:
 @org_required("member:invite")
 def approve(org_slug: str, member_id: int) -> Response:
     member = _member_or_404(member_id)
+    email = member.email
     try:
+        # A request filed through an invite link: its account becomes a member at once.
+        if link_requests.approve(member, current_user, effective_role(), ip=client_ip()):
+            return _after_action(f"Approved: {email} is now a member.")
         invites.approve(member, current_user, effective_role(), ip=client_ip())
+    except link_requests.LinkError as exc:
+        return _refused(invites.InviteError(exc.message))
     except invites.InviteError as exc:
         return _refused(exc)
     return _after_action(f"Approved and invited {member.email}.")
@@ -189,7 +196,11 @@ def reject(org_slug: str, member_id: int) -> Response:
     member = _member_or_404(member_id)
     email = member.email
     try:
+        if link_requests.reject(member, current_user, effective_role(), ip=client_ip()):
+            return _after_action(f"Rejected the request from {email}.")
         invites.reject(member, current_user, effective_role(), ip=client_ip())
+    except link_requests.LinkError as exc:
+        return _refused(invites.InviteError(exc.message))
     except invites.InviteError as exc:
         return _refused(exc)
     return _after_action(f"Rejected the request from {email}.")
