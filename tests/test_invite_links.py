@@ -268,3 +268,81 @@ def test_service_parse_domains():
     assert links.parse_domains(" @Corp.Example , corp.example,\nb.example") == ["corp.example", "b.example"]
     with pytest.raises(links.LinkError):
         links.parse_domains("corp example")
+
+
+def test_api_creates_lists_and_revokes_links(client):
+    _manager(client)
+    base = f"/api/0/organizations/{default_org().slug}/invite-links/"
+    resp = client.post(
+        base, json={"role": "member", "maxUses": 10, "expiresDays": 3, "allowedDomains": ["corp.example"]}
+    )
+    assert resp.status_code == 201
+    body = resp.get_json()
+    assert body["url"].startswith("http://onboarding.test/join/") and body["uses"] == 0
+    assert body["maxUses"] == 10 and body["allowedDomains"] == ["corp.example"] and body["revoked"] is False
+    listed = client.get(base).get_json()
+    assert [item["id"] for item in listed] == [body["id"]] and "url" not in listed[0]
+    assert client.post(base, json={"expiresDays": 400}).get_json() == {
+        "expiresDays": ["A link lasts from 1 to 90 days."]
+    }
+    assert client.post(base, json={"role": "owner"}).status_code == 403
+    assert client.delete(f"{base}{body['id']}/").status_code == 204
+    assert client.get(base).get_json()[0]["revoked"] is True
+    assert client.get(f"/join/{_token(body['url'])}/").status_code == 404
+
+
+def test_fifty_simultaneous_joins_on_a_ten_use_link_give_ten_memberships(app):
+    import threading
+
+    from onboarding.database import write_intent
+
+    org = default_org()
+    owner = make_user("owner@example.com")
+    make_member(org, owner, "owner")
+    link, _raw = links.create(
+        org,
+        owner,
+        "owner",
+        role="member",
+        max_uses=10,
+        expires_days=7,
+        allowed_domains=[],
+        require_approval=False,
+        ip=None,
+    )
+    db.session.commit()
+    users = [make_user(f"racer{i}@example.com").id for i in range(50)]
+    link_id = link.id
+    barrier = threading.Barrier(50, timeout=60)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def attempt(user_id: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            with app.app_context(), write_intent(True):
+                me = db.session.get(User, user_id)
+                result = links.join(db.session.get(InviteLink, link_id), me, ip="127.0.0.1")
+                db.session.commit()
+                with lock:
+                    outcomes.append(result.outcome.value)
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=attempt, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    db.session.rollback()  # a fresh snapshot: the threads committed after this session last read
+    joined = db.session.scalar(
+        select(func.count(OrganizationMember.id)).where(
+            OrganizationMember.organization_id == org.id, OrganizationMember.user_id.in_(users)
+        )
+    )
+    assert joined == 10 and outcomes.count("joined") == 10 and outcomes.count("invalid") == 40
+    assert db.session.get(InviteLink, link_id).uses == 10

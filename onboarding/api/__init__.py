@@ -40,6 +40,7 @@ def iso(dt: Any) -> str | None:
 
 import onboarding.api.avatars  # noqa: E402,F401
 import onboarding.api.deletion  # noqa: E402,F401
+import onboarding.api.invite_links  # noqa: E402,F401
 import onboarding.api.orgs  # noqa: E402,F401
 from onboarding.api import (  # noqa: E402,F401  (routes, authentication and the OpenAPI registry)
     auth,
