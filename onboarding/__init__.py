@@ -64,7 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = False) 
     from onboarding.avatars import bp as avatars_bp
     from onboarding.files import bp as files_bp
     from onboarding.health import bp as health_bp
-    from onboarding.invitelinks import bp as invite_links_bp
+    from onboarding.invitelinks.views import bp as invite_links_bp
     from onboarding.invites.views import bp as invites_bp
     from onboarding.members import bp as members_bp
     from onboarding.ops import bp as ops_bp

@@ -11,6 +11,7 @@ from flask_login import login_user, logout_user
 
 from onboarding.accounts import service as accounts
 from onboarding.accounts.models import User
+from onboarding.invitelinks import session as link_session
 from onboarding.invites import session as invite_session
 from onboarding.orgs import service as orgs
 from onboarding.web.client import client_ip
@@ -28,7 +29,11 @@ def initiate_login(next_url: str | None, *, keep_second_step: bool = False) -> N
 
 
 def can_register() -> bool:
-    return bool(current_app.config["ALLOW_REGISTRATION"] or invite_session.allows_registration())
+    return bool(
+        current_app.config["ALLOW_REGISTRATION"]
+        or invite_session.allows_registration()
+        or link_session.allows_registration()  # a live shareable invite link kept in the session
+    )
 
 
 def sign_in(user: User) -> None:
@@ -39,6 +44,7 @@ def sign_in(user: User) -> None:
     """
     kept = {k: session[k] for k in ("_next", "activeorg", "_sso_link") if k in session}
     kept.update(invite_session.carried())
+    kept.update(link_session.carried())
     session.clear()
     session.update(kept)
     accounts.start_session(user, ip_address=client_ip(), user_agent=request.headers.get("User-Agent"))

@@ -24,6 +24,7 @@ from onboarding.auth.flow import (
 from onboarding.auth.forms import LoginForm, RegisterForm, SSOForm
 from onboarding.database import write_intent
 from onboarding.extensions import db
+from onboarding.invitelinks import session as link_session
 from onboarding.invites import session as invite_session
 from onboarding.orgs import service as orgs
 from onboarding.orgs.models import Organization
@@ -227,31 +228,41 @@ def _register(org: Organization | None) -> Response:
         db.session.rollback()  # whatever this request read so far: nothing written yet
         valid = form.validate()
         db.session.rollback()
+    from onboarding.invitelinks import resume as link_resume  # auth → invite links, one way
+
+    refusal = link_resume.registration_refusal(form.username.data or "") if valid else None
+    if refusal:  # a domain-locked invite link: no account for an address outside its domains
+        form.username.errors = [refusal]
+        valid = False
     if not valid:
         form.password.data = ""
         return _page("register", status=422, block="register_form", register_form=form, org=org)
     password_hash = hash_password(form.password.data)
 
     invited = invite_session.has_pending()
+    link = link_session.pending_link()
     email = form.username.data
     verified = bool(invited and form.fixed_email == email)
     try:
         user = auth.register_user(
-            form.name.data, email, password_hash, verified=verified, join_default_org=not invited
+            form.name.data, email, password_hash, verified=verified, join_default_org=not (invited or link)
         )
     except AccountError as exc:
         db.session.rollback()
         form.username.errors = [str(exc)]
         form.password.data = ""
         return _page("register", status=422, block="register_form", register_form=form, org=org)
-    if not verified:  # spec §1.2.1: a confirmation email that does not block sign-in
+    # spec §1.2.1: a confirmation email that does not block sign-in (a domain-locked invite link sends
+    # its own, which confirms the address too)
+    if not verified and not (link is not None and link.allowed_domains):
         from onboarding.selfservice.service import send_confirmation
 
         send_confirmation(user, is_new_user=True)
     sign_in(user)
     invite_session.registration_used()  # an invite grants one registration
     audit.record("user.register", organization_id=_audit_org_id(org), actor=user, ip_address=client_ip())
-    target = after_sign_in(user)
+    via_link = link_resume.resume_link(user, ip=client_ip()) if link is not None else None
+    target = via_link or after_sign_in(user)
     db.session.commit()
     return see_other(target)
 

@@ -1,8 +1,3 @@
 """Shareable invite links: ``/organizations/<slug>/invite-links/`` for managers, ``/join/<token>/`` for
-everyone the link is shared with."""
-
-from flask import Blueprint
-
-bp = Blueprint("invite_links", __name__)
-
-from onboarding.invitelinks import views  # noqa: E402,F401
+everyone the link is shared with. The blueprint is :data:`onboarding.invitelinks.views.bp`; importing this
+package imports nothing else, so any feature may use its session and service modules."""

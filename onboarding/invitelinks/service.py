@@ -62,6 +62,14 @@ class JoinResult:
     email: str | None = None
 
 
+def role_rule(actor_role: str, role: str, action: str) -> None:
+    """The invite journey's one role rule (managers up to manager, owners every role), for links too."""
+    try:
+        invites.check_role(actor_role, role, action)
+    except invites.InviteError as exc:
+        raise LinkError(str(exc), exc.field, status=exc.status or 422) from None
+
+
 def domains_text(link: InviteLink) -> str:
     return ", ".join(link.allowed_domains)
 
@@ -384,11 +392,7 @@ def approve(member: OrganizationMember, actor: User, actor_role: str, *, ip: str
     req = link_request(member)
     if req is None:
         return False
-    if member.role not in {r.id for r in roles.allowed_to_assign(actor_role)}:
-        raise LinkError(
-            f"You do not have permission to approve a member invitation with the role {member.role}.",
-            status=403,
-        )
+    role_rule(actor_role, member.role, "approve")
     org, user = member.organization, req.user
     db.session.delete(req)
     if orgs.get_membership(org, user) is not None:
@@ -417,11 +421,7 @@ def reject(member: OrganizationMember, actor: User, actor_role: str, *, ip: str 
     req = link_request(member)
     if req is None:
         return False
-    if member.role not in {r.id for r in roles.allowed_to_assign(actor_role)}:
-        raise LinkError(
-            f"You do not have permission to reject a member invitation with the role {member.role}.",
-            status=403,
-        )
+    role_rule(actor_role, member.role, "reject")
     user, org = req.user, member.organization
     audit.record(
         "invite-request.remove",

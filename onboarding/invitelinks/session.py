@@ -3,9 +3,12 @@ key). Registering through a live link is allowed even when registration is close
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import session
 
-from onboarding.invitelinks.models import InviteLink
+if TYPE_CHECKING:  # a leaf: auth imports it
+    from onboarding.invitelinks.models import InviteLink
 
 _TOKEN = "join_link_token"
 KEYS = (_TOKEN,)

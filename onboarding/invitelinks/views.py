@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from onboarding.extensions import db
-from onboarding.invitelinks import bp
 from onboarding.invitelinks import service as links
 from onboarding.invitelinks import session as link_session
 from onboarding.invitelinks.forms import InviteLinkForm
@@ -18,6 +17,8 @@ from onboarding.orgs import roles
 from onboarding.orgs.access import effective_role, org_required
 from onboarding.web.client import client_ip
 from onboarding.web.htmx import render, see_other
+
+bp = Blueprint("invite_links", __name__)
 
 
 def _private(resp: Response) -> Response:
