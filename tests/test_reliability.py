@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from onboarding import mail
 from onboarding.extensions import db
+from onboarding.outbox import mail as outbox_mail
 from onboarding.outbox import service as outbox
 from onboarding.outbox.models import OutboxMessage
 from tests.conftest import free_port
@@ -75,7 +76,7 @@ def test_sweep_survives_redis_restarting_empty(app, settings, database_url, redi
         # An email written while Redis was unreachable: the outbox row exists, no job does.
         app.config["REDIS_URL"] = DEAD_REDIS
         with app.test_request_context():
-            mail.schedule_email("ada@example.com", "Hello", "Hello Ada", None)
+            outbox_mail.schedule_email("ada@example.com", "Hello", "Hello Ada", None)
             db.session.commit()
         assert _wait(lambda: sent_mail(app), 20), "the email waited in the outbox: the sweep had stopped"
     finally:
@@ -120,8 +121,8 @@ def test_a_retried_email_keeps_its_message_id(app, monkeypatch):
 
     monkeypatch.setattr(mail, "deliver", deliver_then_die)
     with app.test_request_context():
-        first_id = mail.schedule_email("ada@example.com", "Hello", "Hello Ada", None).id
-        other_id = mail.schedule_email("bob@example.com", "Hello", "Hello Bob", None).id
+        first_id = outbox_mail.schedule_email("ada@example.com", "Hello", "Hello Ada", None).id
+        other_id = outbox_mail.schedule_email("bob@example.com", "Hello", "Hello Bob", None).id
         db.session.commit()
     db.session.execute(OutboxMessage.__table__.update().values(scheduled_for=func.now()))
     db.session.commit()
@@ -158,7 +159,7 @@ def test_an_error_after_the_mail_server_took_the_message_does_not_send_it_twice(
     try:
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{port}"
         with app.test_request_context():
-            mail.schedule_email("ada@example.com", "Hello", "Hello Ada", None)
+            outbox_mail.schedule_email("ada@example.com", "Hello", "Hello Ada", None)
             db.session.commit()  # delivered now (JOBS_SYNC)
         db.session.execute(OutboxMessage.__table__.update().values(scheduled_for=func.now()))
         db.session.commit()

@@ -162,7 +162,7 @@ register_operation(
 )
 register_operation(
     "DELETE",
-    RULE + "<link_id>/",
+    RULE + "<int:link_id>/",
     summary="Revoke an invite link",
     scopes=["member:write"],
     tags=["invite-links"],
