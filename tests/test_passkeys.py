@@ -430,3 +430,24 @@ def test_passkeys_need_a_secure_host_name(app, base, message):
         app.config["BASE_URL"] = base
         got = pk.wrong_origin_message(pk.relying_party(base), base)
     assert (got is None) if message is None else (message in str(got))
+
+
+def test_adding_after_ten_minutes_needs_the_password(client):
+    make_user("pk@example.com")
+    login(client, "pk@example.com")
+    db.session.execute(update(UserSession).values(created_at=utcnow() - timedelta(minutes=11)))
+    db.session.commit()
+    page = client.get("/account/settings/security/").get_data(as_text=True)
+    assert 'id="passkey-add-password"' in page
+    assert client.post("/auth/passkey/register/options/", json={}).status_code == 403
+    wrong = client.post("/auth/passkey/register/options/", json={"password": "not it"})
+    assert wrong.status_code == 403 and "not correct" in wrong.get_json()["detail"]
+    options = client.post("/auth/passkey/register/options/", json={"password": PASSWORD})
+    assert options.status_code == 200
+    device = SoftPasskey(origin=ORIGIN)
+    resp = client.post(
+        "/auth/passkey/register/", json={"credential": device.create(options.get_json()["publicKey"])}
+    )
+    assert resp.status_code == 200
+    # Confirmed once: the next ten minutes need no password again.
+    assert 'id="passkey-add-password"' not in client.get("/account/settings/security/").get_data(as_text=True)
