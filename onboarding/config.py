@@ -230,6 +230,8 @@ SETTINGS: dict[str, Setting] = {
     "LOGIN_PAGE_VIEWS_PER_SECOND": number(20, minimum=1),  # Sentry: RateLimit(limit=20, window=1)
     "REGISTRATIONS_PER_IP": number(20, minimum=1),
     "REGISTRATION_WINDOW": number(3600, minimum=1),
+    "INVITE_LINK_FAILURES_PER_IP": number(30, minimum=1),  # bad invite links per client IP and window
+    "INVITE_LINK_FAILURE_WINDOW": number(300, minimum=1),
     "TWOFACTOR_FAILURES_PER_USER": number(5, minimum=1),
     "TWOFACTOR_FAILURE_WINDOW": number(300, minimum=1),
     "RECOVER_PER_EMAIL": number(5, minimum=1),

@@ -237,6 +237,10 @@ def test_every_typed_setting_refuses_a_bad_value_with_its_name(
         create_app()
 
 
+# Settings of extensions (Flask-SQLAlchemy, Flask-WTF, Flask-Compress) that the code sets defaults for.
+EXTENSION_PREFIXES = ("SQLALCHEMY_", "WTF_", "COMPRESS_")
+
+
 def test_the_code_reads_only_settings_in_the_table() -> None:
     """A setting read in the code but missing from the table would stay text when set from the
     environment (issue 11, point 9): add it to ``SETTINGS`` in onboarding/config.py."""
@@ -247,7 +251,7 @@ def test_the_code_reads_only_settings_in_the_table() -> None:
         if path.name == "config.py" and path.parent == package:
             continue
         for key in pattern.findall(path.read_text()):
-            owned_by_flask = key in Flask.default_config or key.startswith(("SQLALCHEMY_", "WTF_"))
+            owned_by_flask = key in Flask.default_config or key.startswith(EXTENSION_PREFIXES)
             if key not in SETTINGS and not owned_by_flask:
                 missing.add(f"{key} ({path.relative_to(package.parent)})")
     assert not missing, f"settings read but not in config.SETTINGS: {sorted(missing)}"

@@ -7,7 +7,7 @@ from typing import Any
 from flask import jsonify
 from flask_login import current_user
 
-from onboarding.api import bp
+from onboarding.api import bp, throttled
 from onboarding.api.auth import api_login_required, api_user
 from onboarding.api.members import serialize_member
 from onboarding.auth.flow import initiate_login
@@ -25,11 +25,29 @@ def _details(message: str, status: int = 400) -> tuple[Any, int]:
     return resp, status
 
 
+def _invalid() -> tuple[Any, int]:
+    invites.count_link_guess(client_ip())
+    return _details("Invalid invite code")
+
+
+def _guessing() -> tuple[Any, int] | None:
+    """Too many invalid links from this client: 429 before any database work."""
+    wait = invites.link_guess_wait(client_ip())
+    return (
+        throttled(_details("Too many invalid invite links. Please try again later.", 429), wait)
+        if wait
+        else None
+    )
+
+
 @bp.route("/accept-invite/<member_id>/<token>/", methods=["GET"])
 def accept_invite_details(member_id: str, token: str) -> Any:
+    refused = _guessing()
+    if refused:
+        return refused
     state, member = invites.check_link(member_id, token)
     if state is not LinkState.VALID or member is None:
-        return _details("Invalid invite code")
+        return _invalid()
     org = member.organization
     user = current_user if current_user.is_authenticated else None
     existing = user is not None and orgs.get_membership(org, user) is not None
@@ -61,15 +79,18 @@ def accept_invite_details(member_id: str, token: str) -> Any:
 
 @bp.route("/accept-invite/<member_id>/<token>/", methods=["POST"])
 def accept_invite(member_id: str, token: str) -> Any:
+    refused = _guessing()
+    if refused:
+        return refused
     if not current_user.is_authenticated:
         state, _ = invites.check_link(member_id, token)
         if state is not LinkState.VALID:
-            return _details("Invalid invite code")
+            return _invalid()
         return _details("unable to accept organization invite")
     result = invites.accept(member_id, token, current_user, ip=client_ip())
     if result.status is AcceptStatus.INVALID:
         db.session.rollback()
-        return _details("Invalid invite code")
+        return _invalid()
     if result.status is AcceptStatus.ALREADY_MEMBER:
         invite_session.forget()
         db.session.commit()

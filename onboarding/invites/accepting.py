@@ -11,10 +11,11 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from onboarding import buffer, metrics
+from onboarding import buffer, metrics, ratelimit
 from onboarding.accounts.models import User, UserEmail
 from onboarding.accounts.service import normalize_email
 from onboarding.audit import service as audit
@@ -38,6 +39,24 @@ class LinkState(enum.Enum):
     VALID = "valid"
     EXPIRED = "expired"  # genuine link (token matches) whose invite has expired
     INVALID = "invalid"
+
+
+def _guess_limit() -> ratelimit.Limit:
+    cfg = current_app.config
+    return ratelimit.Limit(
+        "invite-link:ip", cfg["INVITE_LINK_FAILURES_PER_IP"], cfg["INVITE_LINK_FAILURE_WINDOW"]
+    )
+
+
+def link_guess_wait(ip: str | None) -> int:
+    """Seconds ``ip`` must wait after too many invalid invite links (0: go on). Checked before any
+    database work; only invalid links count, so the real link keeps working for everyone else."""
+    return ratelimit.retry_after(_guess_limit(), ip) if ip else 0
+
+
+def count_link_guess(ip: str | None) -> None:
+    if ip:
+        ratelimit.hit(_guess_limit(), ip)
 
 
 def check_link(member_id: str | int, raw: str) -> tuple[LinkState, OrganizationMember | None]:

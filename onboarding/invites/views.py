@@ -19,6 +19,7 @@ from onboarding.web.client import client_ip
 from onboarding.web.htmx import see_other
 
 bp = Blueprint("invites", __name__)
+TOO_MANY_LINKS = "You have followed too many invalid invite links. Please try again later."
 
 # States of the landing page that refuse the signed-in visitor, and their status.
 STATES_REFUSED = {"email_mismatch": 403, "needs_2fa": 403, "needs_sso": 403}
@@ -30,8 +31,24 @@ def _no_referrer(resp: Response) -> Response:
     return resp
 
 
+@bp.before_request
+def _throttle_link_guessing() -> Response | None:
+    """Past the limit of invalid links from this client, every link page is a 429, before the database."""
+    if not (request.view_args and "token" in request.view_args):
+        return None
+    wait = invites.link_guess_wait(client_ip())
+    if not wait:
+        return None
+    body = render_template("errors/error.html", code=429, title="Too many attempts", message=TOO_MANY_LINKS)
+    resp = _no_referrer(Response(body, status=429, mimetype="text/html"))
+    resp.headers["Retry-After"] = str(wait)
+    return resp
+
+
 def invalid_page(expired_member: OrganizationMember | None = None, token: str | None = None) -> Response:
     """One page, one message for every bad link; a genuine expired link also gets a renewal button."""
+    if expired_member is None:
+        invites.count_link_guess(client_ip())
     body = render_template(
         "invites/invalid.html",
         message=INVALID_LINK,
