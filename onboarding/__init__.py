@@ -45,7 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = False) 
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from onboarding.web import confirm, converters, errors, htmx, nav, security, sessions
+    from onboarding.web import confirm, converters, errors, htmx, humanize, nav, security, sessions
 
     converters.init_app(app)  # before any blueprint adds a rule
     htmx.init_app(app)  # request.htmx
@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = False) 
     errors.init_app(app)
     nav.init_app(app)
     confirm.init_app(app)
+    humanize.init_app(app)
     from onboarding.accounts.service import load_session_user, touch_session
 
     sessions.init_app(app, login_manager, load_user=load_session_user, touch=touch_session)

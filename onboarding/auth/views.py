@@ -34,6 +34,7 @@ from onboarding.web import htmx
 from onboarding.web.client import client_ip
 from onboarding.web.forms import EmptyForm
 from onboarding.web.htmx import is_htmx, render, see_other
+from onboarding.web.humanize import wait_sentence
 from onboarding.web.redirects import safe_path
 
 SSO_NOT_FOUND = "The organization does not exist or does not have Single Sign-On enabled."
@@ -161,7 +162,7 @@ def _login(org: Organization | None) -> Response:
     wait = auth.login_retry_after(email, ip)
     if wait:
         metrics.sign_in("throttled")
-        resp = fail(auth.THROTTLED, 429)
+        resp = fail(auth.THROTTLED + wait_sentence(wait), 429)
         resp.headers["Retry-After"] = str(wait)
         return resp
     if not form.validate() or not email or not password:
@@ -216,7 +217,7 @@ def _register(org: Organization | None) -> Response:
             status=429,
             block="register_form",
             register_form=form,
-            register_error=auth.REGISTER_THROTTLED,
+            register_error=auth.REGISTER_THROTTLED + wait_sentence(wait),
             org=org,
         )
         resp.headers["Retry-After"] = str(wait)
@@ -279,4 +280,6 @@ def logout() -> Response:
     invite_session.restore(kept_invite)
     if target:
         initiate_login(target)
+    else:
+        flash("You have signed out.", "success")
     return see_other(url_for("auth.login"))
