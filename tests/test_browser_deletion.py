@@ -139,3 +139,37 @@ def test_superusers_see_deletions_in_the_instance_log(app: Any, live: str, page:
     page.goto(f"{live}/manage/audit-log/")
     assert "org.remove" in page.inner_text("main") and "Rocket Labs (rocket-labs)" in page.inner_text("main")
     shoot(page, "instance-audit-log")
+
+
+def test_a_passkey_confirms_deleting_the_account(app: Any, chromium: str) -> None:
+    """Chromium's virtual authenticator answers the prompt (see tests/test_passkeys_browser.py)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.conftest import free_port
+    from tests.test_passkeys_browser import Device, _serve
+
+    make_user("ada@example.com")
+    port = free_port()
+    base = f"http://localhost:{port}"  # a secure context with a domain: WebAuthn works
+    app.config["BASE_URL"] = base
+    for _ in _serve(app, port):
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+            try:
+                device = Device(browser)
+                page = device.page
+                device.sign_in_with_password(base, "ada@example.com")
+                page.wait_for_url(re.compile(r"/organizations/"))
+                device.add_passkey(base, "Laptop")
+                expect(page.locator("#passkeys")).to_contain_text("Laptop")  # the page reloaded with it
+                page.goto(f"{base}/account/settings/delete/")
+                page.locator("#account-delete-passkey-button").click()
+                expect(page.locator("#passkey-confirmed")).to_be_visible()
+                assert page.locator("#account-delete-password").count() == 0
+                shoot(page, "delete-account-passkey-confirmed")
+                page.locator("#account-delete-form button[type=submit]").click()
+                page.wait_for_url(f"{base}/auth/login/")
+                assert device.errors == []
+            finally:
+                browser.close()
+    assert count(User, User.email == "ada@example.com") == 0
