@@ -21,6 +21,7 @@ class InviteLinkForm(FlaskForm):
     )
     allowed_domains = StringField(
         "Allowed email domains",
-        description="Comma separated, e.g. example.com. Blank: any address. Others must prove their address.",
+        description="Comma separated, e.g. example.com; blank for any address. Only addresses there may join, "
+        "after confirming the address by email.",
     )
     require_approval = BooleanField("Managers approve each person who joins")

@@ -53,7 +53,7 @@ def _page(
     return _private(resp) if new_url else resp
 
 
-@bp.route("/organizations/<org_slug>/invite-links/", methods=["GET", "POST"])
+@bp.route("/organizations/<org_slug>/invite-links/", methods=["GET", "POST"], endpoint="links")
 @org_required("member:invite")
 def links_page(org_slug: str) -> Response:
     form = _form()
@@ -107,7 +107,7 @@ def revoke(org_slug: str, link_id: int) -> Response:
         abort(exc.status, exc.message)
     db.session.commit()
     flash("The link was revoked: it no longer works.", "success")
-    return see_other(url_for("invite_links.links_page", org_slug=org_slug))
+    return see_other(url_for("invite_links.links", org_slug=org_slug))
 
 
 # -- /join/<token>/ ---------------------------------------------------------------------------------
