@@ -209,14 +209,15 @@ def test_an_alias_of_an_invited_address_is_a_duplicate(client, org, manager):
     resp = invite(client, "Bob.Smith+x@Example.com\nb.o.b+1@googlemail.com")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
-    assert "bob.smith+x@example.com has already been invited." in html
-    assert "b.o.b+1@googlemail.com has already been invited." in html and "Resend the invite" in html
+    assert "bob.smith+x@example.com has already been invited (as bob.smith@example.com)." in html
+    assert "b.o.b+1@googlemail.com has already been invited (as bob@gmail.com)." in html
+    assert "Resend the invite" in html
 
 
 def test_an_alias_of_a_member_is_already_a_member(client, org, manager):
     make_member(org, make_user("carol@gmail.com"))
     resp = invite(client, "c.a.r.o.l+team@googlemail.com")
-    assert "is already a member of this organization." in resp.get_data(as_text=True)
+    assert "is already a member of this organization (as carol@gmail.com)." in resp.get_data(as_text=True)
 
 
 def test_aliases_in_one_form_are_one_address_kept_as_typed(client, org, manager):

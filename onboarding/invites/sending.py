@@ -145,11 +145,15 @@ def _invite_one(
     existing = existing_for_email(org, email)
     if existing is not None:
         kind, row = existing
+        known = row.get_email()
+        alias = f" (as {known})" if known and known != email else ""  # the same mailbox, another spelling
         if kind == "member":
-            return Outcome(email, False, f"{email} is already a member of this organization.")
+            return Outcome(email, False, f"{email} is already a member of this organization{alias}.")
         if kind == "invited":
-            return Outcome(email, False, f"{email} has already been invited.", resend_member_id=row.id)
-        return Outcome(email, False, f"{email} has already asked to join; approve or reject the request.")
+            return Outcome(email, False, f"{email} has already been invited{alias}.", resend_member_id=row.id)
+        return Outcome(
+            email, False, f"{email} has already asked to join{alias}; approve or reject the request."
+        )
     wait = take_invite_allowance(org.id, inviter.id, email)
     if wait:
         return Outcome(
