@@ -236,6 +236,10 @@ def run_worker(
         stop.set()
         for side_worker in side_workers:
             try:
+                if side_worker.scheduler is not None:
+                    # Its scheduler process releases its lock now, while Redis is still there (serve
+                    # stops Redis only after this process has ended).
+                    side_worker.stop_scheduler()
                 side_worker.register_death()  # its thread ends with the process; /manage/status forgets it now
             except Exception:  # noqa: BLE001 - Redis gone: the registration expires by itself
                 log.debug("could not unregister %s", side_worker.name)
