@@ -346,3 +346,18 @@ def test_fifty_simultaneous_joins_on_a_ten_use_link_give_ten_memberships(app):
     )
     assert joined == 10 and outcomes.count("joined") == 10 and outcomes.count("invalid") == 40
     assert db.session.get(InviteLink, link_id).uses == 10
+
+
+def test_a_join_through_a_link_is_announced_to_the_organizations_webhooks(client, monkeypatch):
+    heard: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        "onboarding.webhooks.events.emit", lambda event, member: heard.append((event, member.id))
+    )
+    _manager(client)
+    _, url = _create(client)
+    client.post("/auth/logout/")
+    visitor = make_user("hook@example.com")
+    login(client, visitor.email)
+    client.post(f"/join/{_token(url)}/")
+    member = db.session.scalar(select(OrganizationMember).where(OrganizationMember.user_id == visitor.id))
+    assert ("member.joined", member.id) in heard

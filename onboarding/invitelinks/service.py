@@ -320,7 +320,11 @@ def _admit(link: InviteLink, user: User, email: str, *, ip: str | None) -> JoinR
 
 
 def _joined(org: Organization, user: User, member: OrganizationMember, inviter_id: int | None) -> None:
-    # The same member-joined outbox message as an accepted invite: onboarding task, inviter's email.
+    # The same member-joined outbox message as an accepted invite (onboarding task, inviter's email),
+    # and the organization's webhooks hear ``member.joined``; all in the caller's transaction.
+    from onboarding.webhooks.events import emit
+
+    emit("member.joined", member)
     schedule(
         MEMBER_JOINED,
         {
