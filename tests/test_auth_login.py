@@ -321,3 +321,27 @@ def test_failed_login_is_audited_with_ip(client):
     entry = db.session.query(AuditLogEntry).filter_by(event="user.login.failure").one()
     assert entry.ip_address == "203.0.113.9" and entry.actor_label == "x@example.com"
     assert "nope" not in str(entry.data)
+
+
+def test_repeat_views_of_the_sign_in_page_do_not_count_administrators(app, client):
+    """The setup hint's count of superusers ran on every view of the busiest page; once an administrator
+    exists it is remembered for a few seconds per process."""
+    from sqlalchemy import event
+
+    make_user("root@example.com", superuser=True)
+    db.session.commit()
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_a):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/auth/login/").status_code == 200
+        first = [s for s in statements if "is_superuser" in s]
+        statements.clear()
+        assert client.get("/auth/login/").status_code == 200
+        again = [s for s in statements if "is_superuser" in s]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(first) == 1 and again == []

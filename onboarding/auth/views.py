@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import abort, current_app, flash, request, session, url_for
@@ -51,6 +52,22 @@ def _register_form(*, bound: bool = True) -> RegisterForm:
     return form
 
 
+ADMIN_SEEN_SECONDS = 10
+
+
+def _needs_setup() -> bool:
+    """Before the first administrator exists nobody can sign in: the page says how to get the setup link.
+    Once one exists, each process remembers it for a few seconds: the sign-in page is the busiest GET,
+    and this count was its only database query."""
+    seen_until = current_app.extensions.get("onboarding_admin_seen_until", 0.0)
+    if time.monotonic() < seen_until:
+        return False
+    if orgs.count_superusers() == 0:
+        return True
+    current_app.extensions["onboarding_admin_seen_until"] = time.monotonic() + ADMIN_SEEN_SECONDS
+    return False
+
+
 def _page(
     tab: str,
     *,
@@ -72,8 +89,7 @@ def _page(
         "register_error": forms.get("register_error"),
         "invite_email": invite_session.invited_email(),
         "second_step_pending": second_step_pending(),
-        # Before the first administrator exists nobody can sign in: say how to get the setup link.
-        "needs_setup": orgs.count_superusers() == 0,
+        "needs_setup": _needs_setup(),
     }
     return render(TEMPLATE, block=block, status=status, **ctx)
 
