@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("passkeys", __name__)
 
-from onboarding.passkeys import views  # noqa: E402,F401
+from onboarding.passkeys import page_views, views  # noqa: E402,F401
 
 
 def _second_factor(user_id: int) -> bool:
