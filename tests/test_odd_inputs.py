@@ -209,3 +209,30 @@ def test_gunicorn_lets_long_requests_reach_the_app(tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+# -- Also: avatars decode large JPEGs at a reduced size ------------------------------------------------
+
+
+@pytest.mark.parametrize(("size", "decoded"), [((4096, 4096), (1024, 1024)), ((4096, 2048), (2048, 1024))])
+def test_a_large_jpeg_avatar_is_decoded_reduced(monkeypatch, size, decoded):
+    import io
+
+    from PIL import Image
+
+    from onboarding.avatars import images
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(buf, format="JPEG", quality=50)
+    loaded: list[tuple[int, int]] = []
+    real_load = Image.Image.load
+
+    def spy(self):
+        loaded.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(Image.Image, "load", spy)
+    png = images.square_png(buf.getvalue(), max_pixels=4096 * 4096)
+    assert loaded and loaded[0] == decoded  # not the full 4096 pixels a side
+    out = Image.open(io.BytesIO(png))
+    assert out.size == (1024, 1024)

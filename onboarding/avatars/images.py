@@ -63,6 +63,12 @@ def square_png(data: bytes, *, max_pixels: int) -> bytes:
     width, height = image.size
     if width * height > max_pixels or min(width, height) < MIN_SIDE:
         raise AvatarError("Invalid image dimensions.")
+    if image.format == "JPEG" and min(width, height) > MAX_STORED_SIDE:
+        # Decode at a reduced scale (1/2, 1/4, 1/8) that still leaves the short side at least what is
+        # stored: a 4096² JPEG decodes to 1024² (4 MiB) instead of 4096² (48 MiB). PNG and GIF cannot.
+        scale = MAX_STORED_SIDE / min(width, height)
+        image.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
+        width, height = image.size
     try:
         image.seek(0)  # first frame of an animation
         image.load()
