@@ -138,6 +138,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         env.setdefault("ONBOARDING_ACCESS_LOG", "true")
         gunicorn = gunicorn_command(host, port, workers=workers, threads=threads)
         supervisor.add("web server", lambda: serving.start_web(gunicorn, env, processes=workers, url=url))
+        from onboarding.mail import where_mail_goes
+
+        if where := where_mail_goes():
+            serving.say(f"Email is {where}.")
         serving.say(
             f"Onboarding is running at {url}/ ({workers} web process{'es' if workers > 1 else ''}, "
             "1 job worker; Ctrl-C to stop)"

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ import uuid
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -57,8 +58,29 @@ def single_address(to: str) -> str:
     return address.addr_spec
 
 
+def sender() -> tuple[str, str]:
+    """(display name, address) from ``ONBOARDING_MAIL_FROM``, which may be ``Name <addr>``; the
+    name defaults to "Onboarding"."""
+    name, address = parseaddr(str(current_app.config["MAIL_FROM"]))
+    return (name or "Onboarding", address or str(current_app.config["MAIL_FROM"]))
+
+
 def _mail_domain() -> str:
-    return str(current_app.config["MAIL_FROM"]).rsplit("@", 1)[-1]
+    return sender()[1].rsplit("@", 1)[-1]
+
+
+def where_mail_goes() -> str | None:
+    """Where messages end up when no mail server is configured, in words; None for SMTP."""
+    url = urlsplit(str(current_app.config["MAIL_URL"]))
+    if url.scheme == "console":
+        return "printed on the server's console (no mail server configured)"
+    if url.scheme == "file":
+        folder = Path(unquote(url.path))
+        root = Path(current_app.root_path).parent
+        with contextlib.suppress(ValueError):
+            folder = folder.relative_to(root)
+        return f"written to {folder} (no mail server configured)"
+    return None
 
 
 def outbox_message_id(outbox_id: int, payload: dict[str, Any]) -> str:
@@ -78,7 +100,7 @@ def build_message(
     to: str, subject: str, text: str, html: str | None, *, message_id: str | None = None
 ) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = formataddr(("Onboarding", current_app.config["MAIL_FROM"]))
+    msg["From"] = formataddr(sender())
     msg["To"] = single_address(to)
     msg["Subject"] = _one_line(subject)
     msg["Message-ID"] = message_id or make_msgid(domain=_mail_domain())

@@ -43,15 +43,17 @@ def email_states(members: list[OrganizationMember]) -> dict[int, EmailState]:
         if not member.invite_approved:
             continue
         if member.invite_emailed_at is not None:
+            sent = _sent()
+            at = f"{member.invite_emailed_at:%Y-%m-%d %H:%M} UTC"
             states[member.id] = EmailState(
-                "sent", f"Email sent {member.invite_emailed_at:%Y-%m-%d %H:%M} UTC"
+                "sent", f"{sent}, {at}" if sent != "Email sent" else f"{sent} {at}"
             )
         elif member.flags & LINK_COPIED:
             states[member.id] = EmailState("copied", "Link copied to hand over; not emailed")
         elif member.invite_email_id is not None:
             row = waiting.get(member.invite_email_id)
             if row is None:
-                states[member.id] = EmailState("sent", "Email sent")
+                states[member.id] = EmailState("sent", _sent())
             elif row.attempts:
                 error = (row.last_error or "").split(": ", 1)[-1][:160]
                 states[member.id] = EmailState(
@@ -97,3 +99,11 @@ def inbox(user: User) -> list[OrganizationMember]:
             .order_by(OrganizationMember.date_added.desc(), OrganizationMember.id.desc())
         )
     )
+
+
+def _sent() -> str:
+    """ "Email sent", or where it went when no mail server is configured."""
+    from onboarding.mail import where_mail_goes
+
+    where = where_mail_goes()
+    return f"Email {where}" if where else "Email sent"

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from onboarding.extensions import db, utcnow
+from onboarding.mail import where_mail_goes
 from onboarding.ops import bp, superuser_required
 from onboarding.ops import status as ops_status
 from onboarding.ops.models import ErrorEvent, ErrorIssue
@@ -88,7 +89,12 @@ def status() -> Response:
         db.session.rollback()
         ctx["outbox"], ctx["db_error"] = None, f"The database is unreachable ({type(exc).__name__})."
     return render(
-        "ops/status.html", block="status_body", now=utcnow(), last_error=ops_status.last_error, **ctx
+        "ops/status.html",
+        block="status_body",
+        now=utcnow(),
+        last_error=ops_status.last_error,
+        mail_destination=where_mail_goes(),
+        **ctx,
     )
 
 
