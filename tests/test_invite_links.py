@@ -361,3 +361,14 @@ def test_a_join_through_a_link_is_announced_to_the_organizations_webhooks(client
     client.post(f"/join/{_token(url)}/")
     member = db.session.scalar(select(OrganizationMember).where(OrganizationMember.user_id == visitor.id))
     assert ("member.joined", member.id) in heard
+
+
+def test_guessing_join_tokens_is_throttled_per_client_before_the_database(client, app):
+    app.config["INVITE_LINK_FAILURES_PER_IP"] = 3
+    _manager(client)
+    _, url = _create(client)
+    for i in range(3):
+        assert client.get(f"/join/{'x' * 40}{i}/").status_code == 404
+    refused = client.get(f"/join/{'y' * 43}/")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert client.get(f"/join/{_token(url)}/", environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code == 200

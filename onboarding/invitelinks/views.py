@@ -12,6 +12,7 @@ from onboarding.invitelinks import session as link_session
 from onboarding.invitelinks.forms import InviteLinkForm
 from onboarding.invitelinks.models import InviteLink
 from onboarding.invitelinks.service import Joined, JoinResult
+from onboarding.invites import service as invites
 from onboarding.invites.service import INVALID_LINK
 from onboarding.orgs import roles
 from onboarding.orgs.access import effective_role, org_required
@@ -113,7 +114,26 @@ def revoke(org_slug: str, link_id: int) -> Response:
 # -- /join/<token>/ ---------------------------------------------------------------------------------
 
 
+TOO_MANY_LINKS = "You have followed too many invalid invite links. Please try again later."
+
+
+@bp.before_request
+def _throttle_link_guessing() -> Response | None:
+    """Guessing tokens: past the invite journey's limit of invalid links from this client (invite links
+    and shareable links count together), every ``/join/`` page is a 429, before any database work."""
+    if request.endpoint not in ("invite_links.join", "invite_links.confirm"):
+        return None
+    wait = invites.link_guess_wait(client_ip())
+    if not wait:
+        return None
+    body = render_template("errors/error.html", code=429, title="Too many attempts", message=TOO_MANY_LINKS)
+    resp = _private(Response(body, status=429, mimetype="text/html"))
+    resp.headers["Retry-After"] = str(wait)
+    return resp
+
+
 def invalid_page() -> Response:
+    invites.count_link_guess(client_ip())
     body = render_template("invites/invalid.html", message=INVALID_LINK, member=None, token=None)
     return _private(Response(body, status=404, mimetype="text/html"))
 
