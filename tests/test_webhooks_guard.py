@@ -53,6 +53,14 @@ def test_only_http_urls(app, url):
         guard.check(url, allow_private=True)
 
 
+@pytest.mark.parametrize(
+    "url", ["http://exa\x00mple.com/", "http://" + "a" * 70 + ".example.com/", "http://\u2603.invalid./"]
+)
+def test_odd_hosts_are_refused_plainly(url):
+    with pytest.raises(guard.UnsafeURL, match="could not be found"):
+        guard.check(url, allow_private=True)
+
+
 def test_credentials_in_the_url_are_refused():
     with pytest.raises(guard.UnsafeURL, match="credentials"):
         guard.check("https://user:pw@example.com/", allow_private=True)

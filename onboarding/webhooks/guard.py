@@ -69,10 +69,10 @@ def check(url: str, *, allow_private: bool) -> Target:
     scheme, host, port, path = parse(url)
     try:
         addresses = resolve(host, port)
-    except (OSError, UnicodeError):
-        raise UnsafeURL(f"The host {host} could not be found.") from None
+    except (OSError, ValueError):  # ValueError: a NUL or a label the IDNA codec refuses
+        raise UnsafeURL(f"The host {host!r} could not be found.") from None
     if not addresses:
-        raise UnsafeURL(f"The host {host} could not be found.")
+        raise UnsafeURL(f"The host {host!r} could not be found.")
     if not allow_private:
         refused = [a for a in addresses if not is_public(a)]
         if refused:
