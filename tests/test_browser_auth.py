@@ -76,7 +76,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def _expect_org_home(page: Any, server: Server) -> None:
     page.wait_for_url(f"{server.url}/organizations/acme-rockets/", timeout=15000)
-    assert page.locator("h1").inner_text() == "Acme Rockets"
+    assert page.get_by_role("heading", level=1, name="Acme Rockets", exact=True).is_visible()
 
 
 def _sign_out_and_in(page: Any, server: Server, email: str, *, js: bool) -> None:

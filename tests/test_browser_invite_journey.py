@@ -182,7 +182,7 @@ def _journey(browser: Any, srv: Served, inbox: _Inbox, *, javascript: bool) -> N
     guest.click("#register-form button[type=submit]")
     guest.wait_for_url(f"{base}/organizations/{ORG_SLUG}/")
     expect(guest.locator("#flash")).to_contain_text(f"You have been added to the {ORG_NAME} organization.")
-    expect(guest.locator("h1")).to_have_text(ORG_NAME)
+    expect(guest.get_by_role("heading", level=1, name=ORG_NAME, exact=True)).to_be_visible()
 
     # The link is spent: the same friendly page for everyone now.
     spent = guest_ctx.new_page().goto(link)

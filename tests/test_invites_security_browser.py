@@ -47,7 +47,7 @@ def test_accept_invite_into_sso_required_org_through_the_real_provider(app, live
     page.fill("#login", "pat-sub|pat@example.com")
     page.click("#op-submit")
     page.wait_for_url(f"{live}/organizations/acme/")
-    assert page.locator("h1").inner_text() == "Acme"
+    assert page.get_by_role("heading", level=1, name="Acme", exact=True).is_visible()  # beside its avatar
     assert "You have been added to the Acme organization." in page.content()
     assert "pat@example.com" in page.locator("#account-menu > summary").inner_text()
 
@@ -94,7 +94,7 @@ def test_enroll_totp_while_holding_an_invite_to_a_2fa_org_and_land_in_it(app, li
 
     page.click("#continue-link")
     page.wait_for_url(f"{live}/organizations/secure/")
-    assert page.locator("h1").inner_text() == "Secure Co"
+    assert page.get_by_role("heading", level=1, name="Secure Co", exact=True).is_visible()
     assert "You have been added to the Secure Co organization." in page.content()
     _user, member = _membership(org, "newbie@example.com")
     assert member is not None and member.id == invite.id and member.role == "manager"
