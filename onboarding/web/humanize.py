@@ -18,6 +18,9 @@ from flask import Flask
 from markupsafe import Markup
 
 EVENTS = {
+    "user.login.success": "Signed in",
+    "user.login.failure": "Failed to sign in",
+    "user.logout": "Signed out",
     "member.invite": "Invited someone",
     "member.reinvite": "Sent an invite again",
     "member.revoke-invite": "Revoked an invite",
