@@ -79,6 +79,12 @@ def check_request_size() -> None:
     target = request.environ.get("RAW_URI") or request.full_path
     if len(target) > MAX_REQUEST_TARGET:
         abort(414)
+    # NUL is never part of a real address or form value, and PostgreSQL refuses it in text (a 500).
+    if "\x00" in request.path:
+        abort(404)
+    values = [*request.args.listvalues(), *(request.form.listvalues() if request.form else [])]
+    if any("\x00" in v for vs in values for v in vs):
+        abort(400, "A value in this request contains a NUL character.")
     if any(len(name) + len(value) > MAX_HEADER_BYTES for name, value in request.headers.items()):
         abort(431)
 
