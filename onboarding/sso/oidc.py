@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
-
-import requests
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.oidc.core import CodeIDToken
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
-from joserfc.jws import JWSRegistry
+from typing import TYPE_CHECKING, Any
 
 from onboarding import secretbox  # noqa: E402
+
+# requests, Authlib and joserfc (~6 MB) are imported where a sign-in through a provider needs them, not
+# in every web process at start-up.
+if TYPE_CHECKING:
+    from authlib.integrations.requests_client import OAuth2Session
 
 SCOPE = "openid email profile"
 REQUIRED_METADATA = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
@@ -41,6 +37,8 @@ class Identity:
 
 
 def _get_json(url: str, timeout: float, **kw: Any) -> dict[str, Any]:
+    import requests
+
     try:
         resp = requests.get(url, timeout=timeout, **kw)
         resp.raise_for_status()
@@ -87,6 +85,8 @@ def new_flow_values() -> dict[str, str]:
 
 
 def _session(config: dict[str, Any], redirect_uri: str) -> OAuth2Session:
+    from authlib.integrations.requests_client import OAuth2Session
+
     return OAuth2Session(
         client_id=config["client_id"],
         client_secret=secretbox.unseal(config["client_secret"], "sso client secret"),
@@ -115,6 +115,14 @@ def complete(
     Raises :class:`OIDCError` for a refused code (unknown, used, issued to another client), a token
     not signed by the provider's keys, or a wrong issuer, audience, nonce or expiry.
     """
+    import requests
+    from authlib.common.errors import AuthlibBaseError
+    from authlib.oidc.core import CodeIDToken
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+    from joserfc.jws import JWSRegistry
+
     meta = config["metadata"]
     issuer = config["issuer"]
     with _session(config, redirect_uri) as client:
