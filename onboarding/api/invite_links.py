@@ -16,6 +16,7 @@ from onboarding.api.openapi import ERROR, register_operation
 from onboarding.extensions import db
 from onboarding.invitelinks import service as links
 from onboarding.invitelinks.models import InviteLink
+from onboarding.invites import service as invites
 from onboarding.web.client import client_ip
 
 RULE = "/api/0/organizations/<org_slug>/invite-links/"
@@ -113,7 +114,7 @@ def create_invite_link(org_slug: str) -> Any:
         return throttled(answer, exc.retry_after)
     db.session.commit()
     body = serialize_link(link)
-    body["url"] = f"{links.invites.base_url()}/join/{raw}/"
+    body["url"] = f"{invites.base_url()}/join/{raw}/"
     resp = jsonify(body)
     resp.headers["Cache-Control"] = "no-store"
     return resp, 201

@@ -1,81 +1,60 @@
-"""Shareable invite links: create, revoke, and join through one — with a use limit consumed atomically, a
-domain lock that asks for proof of the address, and an optional approval queue.
+"""Shareable invite links: create, list, revoke and find them. Joining through one is
+:mod:`.joining` (a use limit consumed atomically, a domain lock proven by email, :mod:`.proof`) and
+managers' approval of what it files is :mod:`.approval`; this module re-exports them, so
+``from onboarding.invitelinks import service as links`` reaches the whole feature.
 
 Nothing here commits; each function says what it adds to the caller's transaction.
 """
 
 from __future__ import annotations
 
-import enum
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from onboarding import ratelimit
-from onboarding.accounts.models import User, UserEmail
-from onboarding.accounts.service import normalize_email
+from onboarding.accounts.models import User
 from onboarding.audit import service as audit
 from onboarding.extensions import db, utcnow
-from onboarding.invitelinks.models import InviteLink, InviteLinkRequest
-from onboarding.invites import service as invites
+from onboarding.invitelinks.approval import approve, link_request, reject
+from onboarding.invitelinks.common import (
+    Joined,
+    JoinResult,
+    LinkError,
+    domain_refusal,
+    domains_text,
+    role_rule,
+    verified_addresses,
+)
+from onboarding.invitelinks.joining import join
+from onboarding.invitelinks.models import InviteLink
+from onboarding.invitelinks.proof import confirm, send_confirmation
 from onboarding.invites import tokens
 from onboarding.orgs import roles
-from onboarding.orgs import service as orgs
-from onboarding.orgs.models import InviteStatus, Organization, OrganizationMember
-from onboarding.outbox import mail
-from onboarding.outbox.service import schedule
+from onboarding.orgs.models import Organization
 
-MEMBER_JOINED = "member_joined"  # the outbox category the invite journey's receivers handle
+__all__ = [
+    "Joined",
+    "JoinResult",
+    "LinkError",
+    "approve",
+    "confirm",
+    "domain_refusal",
+    "domains_text",
+    "join",
+    "link_request",
+    "reject",
+    "role_rule",
+    "send_confirmation",
+    "verified_addresses",
+]
+
 MAX_USES = 10_000
-CONFIRM_MAX_AGE = 24 * 3600  # the emailed confirmation link of a domain-locked link
 DAY = 24 * 3600
 CREATE_LIMIT = ratelimit.Limit("invite-link:org", 50, DAY)
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
-
-
-class LinkError(Exception):
-    def __init__(self, message: str, field: str | None = None, *, status: int = 422, retry_after: int = 0):
-        super().__init__(message)
-        self.message, self.field, self.status, self.retry_after = message, field, status, retry_after
-
-
-class Joined(enum.Enum):
-    JOINED = "joined"  # a member now
-    REQUESTED = "requested"  # a join request waits for managers' approval
-    ALREADY_MEMBER = "already_member"
-    ALREADY_REQUESTED = "already_requested"
-    CONFIRM_SENT = "confirm_sent"  # the address must be proven first: a link was emailed to it
-    DOMAIN_REFUSED = "domain_refused"  # no address of the account is at an allowed domain
-    INVALID = "invalid"  # revoked, expired, used up, or never existed
-
-
-@dataclass
-class JoinResult:
-    outcome: Joined
-    organization: Organization | None = None
-    email: str | None = None
-
-
-def role_rule(actor_role: str, role: str, action: str) -> None:
-    """The invite journey's one role rule (managers up to manager, owners every role), for links too."""
-    try:
-        invites.check_role(actor_role, role, action)
-    except invites.InviteError as exc:
-        raise LinkError(str(exc), exc.field, status=exc.status or 422) from None
-
-
-def domains_text(link: InviteLink) -> str:
-    return ", ".join(link.allowed_domains)
-
-
-def domain_refusal(link: InviteLink) -> str:
-    return f"This link is only for addresses at {domains_text(link)}."
 
 
 def parse_domains(raw: Any) -> list[str]:
@@ -204,238 +183,3 @@ def find(raw: str) -> InviteLink | None:
 def live(raw: str) -> InviteLink | None:
     link = find(raw)
     return link if link is not None and link.is_live and link.organization.is_active else None
-
-
-def verified_addresses(user: User) -> list[str]:
-    return [
-        normalize_email(e)
-        for e in db.session.scalars(
-            select(UserEmail.email).where(UserEmail.user_id == user.id, UserEmail.is_verified.is_(True))
-        )
-    ]
-
-
-def join(link: InviteLink, user: User, *, ip: str | None) -> JoinResult:
-    """``user`` joins through ``link`` (or files a join request when the link requires approval).
-
-    Domain-locked links: an already verified address of the account at an allowed domain is used;
-    otherwise, when the primary address is at an allowed domain, a confirmation link is emailed to it
-    (CONFIRM_SENT, nothing else changes); otherwise DOMAIN_REFUSED.
-    """
-    org = link.organization
-    if not link.is_live or not org.is_active:
-        return JoinResult(Joined.INVALID)
-    if orgs.get_membership(org, user) is not None:
-        return JoinResult(Joined.ALREADY_MEMBER, org)
-    email = normalize_email(user.email)
-    if link.allowed_domains:
-        proven = [a for a in verified_addresses(user) if link.domain_allowed(a)]
-        if proven:
-            email = proven[0]
-        elif link.domain_allowed(email):
-            send_confirmation(link, user, email)
-            return JoinResult(Joined.CONFIRM_SENT, org, email)
-        else:
-            return JoinResult(Joined.DOMAIN_REFUSED, org)
-    return _admit(link, user, email, ip=ip)
-
-
-def _take_use(link: InviteLink) -> bool:
-    """One conditional UPDATE: the use is taken only while the link is live and below its limit, so
-    concurrent joins never exceed ``max_uses``."""
-    taken = db.session.execute(
-        update(InviteLink)
-        .where(
-            InviteLink.id == link.id,
-            InviteLink.revoked_at.is_(None),
-            InviteLink.expires_at > utcnow(),
-            or_(InviteLink.max_uses.is_(None), InviteLink.uses < InviteLink.max_uses),
-        )
-        .values(uses=InviteLink.uses + 1)
-        .returning(InviteLink.id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    return taken is not None
-
-
-def _admit(link: InviteLink, user: User, email: str, *, ip: str | None) -> JoinResult:
-    org = link.organization
-    if link.require_approval:
-        asked = db.session.scalar(
-            select(InviteLinkRequest.id)
-            .join(OrganizationMember, OrganizationMember.id == InviteLinkRequest.member_id)
-            .where(InviteLinkRequest.user_id == user.id, OrganizationMember.organization_id == org.id)
-        )
-        if asked is not None:
-            return JoinResult(Joined.ALREADY_REQUESTED, org, email)
-    try:
-        with db.session.begin_nested():
-            if not _take_use(link):
-                return JoinResult(Joined.INVALID)
-            if link.require_approval:
-                member = OrganizationMember(
-                    organization_id=org.id,
-                    email=email,
-                    role=link.role,
-                    invite_status=InviteStatus.REQUESTED_TO_JOIN,
-                )
-                db.session.add(member)
-                db.session.flush()
-                db.session.add(InviteLinkRequest(member_id=member.id, link_id=link.id, user_id=user.id))
-            else:
-                member = OrganizationMember(
-                    organization_id=org.id, user_id=user.id, role=link.role, inviter_id=link.created_by_id
-                )
-                db.session.add(member)
-            db.session.flush()
-    except IntegrityError:
-        # A membership or request for this account or address appeared meanwhile; the use is given back.
-        if orgs.get_membership(org, user) is not None:
-            return JoinResult(Joined.ALREADY_MEMBER, org)
-        return JoinResult(Joined.ALREADY_REQUESTED, org, email)
-    audit.record(
-        "member.join-via-link",
-        organization_id=org.id,
-        actor=user,
-        target_object=member.id,
-        target_user_id=user.id,
-        ip_address=ip,
-        data={"link": link.id, "role": link.role, "email": email, "approval": link.require_approval},
-    )
-    if link.require_approval:
-        url = f"{invites.base_url()}/organizations/{org.slug}/members/"
-        for manager in invites.managers(org):
-            mail.queue_email(
-                manager.email,
-                "join_request",
-                org=org,
-                manager=manager,
-                url=url,
-                member=member,
-                name=user.display_name,
-            )
-        return JoinResult(Joined.REQUESTED, org, email)
-    _joined(org, user, member, link.created_by_id)
-    return JoinResult(Joined.JOINED, org, email)
-
-
-def _joined(org: Organization, user: User, member: OrganizationMember, inviter_id: int | None) -> None:
-    # The same member-joined outbox message as an accepted invite (onboarding task, inviter's email),
-    # and the organization's webhooks hear ``member.joined``; all in the caller's transaction.
-    from onboarding.webhooks.events import emit
-
-    emit("member.joined", member)
-    schedule(
-        MEMBER_JOINED,
-        {
-            "organization_id": org.id,
-            "user_id": user.id,
-            "organization_member_id": member.id,
-            "inviter_id": inviter_id,
-        },
-    )
-
-
-# -- Domain lock: proving the address -------------------------------------------------------------
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="invite-link-confirm")
-
-
-def send_confirmation(link: InviteLink, user: User, email: str) -> None:
-    """Email ``email`` a link that proves it and then joins (signed: link, account, address; 1 day)."""
-    signed = _serializer().dumps({"l": link.id, "u": user.id, "e": email})
-    url = f"{invites.base_url()}/join/confirm/{signed}/"
-    mail.queue_email(email, "invite_link_confirm", org=link.organization, user=user, url=url)
-
-
-def confirm(signed: str, *, ip: str | None) -> JoinResult:
-    """The emailed confirmation link was opened: the address is proven (a verified address of the
-    account from now on), then the account joins through the link as :func:`join` would."""
-    try:
-        data = _serializer().loads(signed, max_age=CONFIRM_MAX_AGE)
-        link_id, user_id, email = int(data["l"]), int(data["u"]), str(data["e"])
-    except (BadSignature, KeyError, TypeError, ValueError):
-        return JoinResult(Joined.INVALID)
-    link = db.session.get(InviteLink, link_id)
-    user = db.session.get(User, user_id)
-    if link is None or user is None or not user.is_active or not link.domain_allowed(email):
-        return JoinResult(Joined.INVALID)
-    if normalize_email(user.email) != email and email not in _addresses(user):
-        return JoinResult(Joined.INVALID)
-    row = db.session.scalar(select(UserEmail).where(UserEmail.user_id == user.id, UserEmail.email == email))
-    if row is None:
-        db.session.add(UserEmail(user_id=user.id, email=email, is_verified=True))
-    else:
-        row.is_verified = True
-    if not link.is_live or not link.organization.is_active:
-        return JoinResult(Joined.INVALID)
-    if orgs.get_membership(link.organization, user) is not None:
-        return JoinResult(Joined.ALREADY_MEMBER, link.organization)
-    return _admit(link, user, email, ip=ip)
-
-
-def _addresses(user: User) -> list[str]:
-    return [
-        normalize_email(e)
-        for e in db.session.scalars(select(UserEmail.email).where(UserEmail.user_id == user.id))
-    ]
-
-
-# -- Approval ---------------------------------------------------------------------------------------
-
-
-def link_request(member: OrganizationMember) -> InviteLinkRequest | None:
-    return db.session.scalar(select(InviteLinkRequest).where(InviteLinkRequest.member_id == member.id))
-
-
-def approve(member: OrganizationMember, actor: User, actor_role: str, *, ip: str | None) -> bool:
-    """Approve a join request filed through a link: its account becomes a member at once, is emailed,
-    and the member-joined message goes out. False when ``member`` is not such a request."""
-    req = link_request(member)
-    if req is None:
-        return False
-    role_rule(actor_role, member.role, "approve")
-    org, user = member.organization, req.user
-    db.session.delete(req)
-    if orgs.get_membership(org, user) is not None:
-        db.session.delete(member)
-        return True
-    member.user_id, member.email, member.invite_status = user.id, None, InviteStatus.APPROVED
-    member.inviter_id = actor.id
-    db.session.flush()
-    audit.record(
-        "member.approve-join-request",
-        organization_id=org.id,
-        actor=actor,
-        target_object=member.id,
-        target_user_id=user.id,
-        ip_address=ip,
-        data={"role": member.role, "email": user.email},
-    )
-    _joined(org, user, member, actor.id)
-    mail.queue_email(user.email, "join_link_outcome", org=org, user=user, approved=True)
-    return True
-
-
-def reject(member: OrganizationMember, actor: User, actor_role: str, *, ip: str | None) -> bool:
-    """Reject a join request filed through a link: it is deleted and its account emailed. False when
-    ``member`` is not such a request."""
-    req = link_request(member)
-    if req is None:
-        return False
-    role_rule(actor_role, member.role, "reject")
-    user, org = req.user, member.organization
-    audit.record(
-        "invite-request.remove",
-        organization_id=org.id,
-        actor=actor,
-        target_object=member.id,
-        target_user_id=user.id,
-        ip_address=ip,
-        data={"role": member.role, "email": member.email},
-    )
-    mail.queue_email(user.email, "join_link_outcome", org=org, user=user, approved=False)
-    db.session.delete(member)
-    return True

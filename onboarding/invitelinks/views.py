@@ -85,7 +85,7 @@ def links_page(org_slug: str) -> Response:
             resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
     db.session.commit()
-    url = f"{links.invites.base_url()}/join/{raw}/"
+    url = f"{invites.base_url()}/join/{raw}/"
     return _page(_form_after_create(), status=201, new_url=url, new=link)
 
 
