@@ -84,10 +84,17 @@ def login_redirect(user: User) -> str:
 def after_sign_in(user: User) -> str:
     """Where a user who has just signed in or registered goes: the pending invite is resumed first
     (joined: its organization; a step missing: the invite page), else ``_next`` or their landing page.
+    When a step is missing and the sign-in was on its way somewhere on purpose (``_next``: e.g. linking
+    the organization's SSO, which is that very step), it goes there instead of back to the invite page.
     Live invites to their addresses are announced (``#pending-invites-notice``)."""
-    from onboarding.invites.resume import announce_inbox, resume_invite  # auth → invites, one way
+    from onboarding.invites.resume import Resumed, announce_inbox, resume_invite  # auth → invites, one way
 
+    going = safe_path(session.get("_next"))
     target = login_redirect(user)
     resumed = resume_invite(user, ip=client_ip())
     announce_inbox(user)
-    return resumed.next_url if resumed is not None and resumed.next_url else target
+    if resumed is None or not resumed.next_url:
+        return target
+    if resumed.outcome is Resumed.WAITING and going:
+        return target
+    return resumed.next_url
