@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from onboarding.database import write_intent
 from onboarding.extensions import db
@@ -29,19 +30,19 @@ def test_effect_conflict_is_retried_not_dropped(app: Any, monkeypatch: pytest.Mo
         )
         db.session.commit()
     message_id = message.id
-    # Another message's delivery completed the task a moment ago, after this one looked for the row.
-    onboarding_tasks.complete(org.id, "invite_member", {"invited_member_id": 2})
-    db.session.commit()
-    real_get_task = onboarding_tasks.get_task
-    missed = []
+    # The effect runs into a row another message's delivery made a moment ago (before onboarding tasks
+    # were written with INSERT … ON CONFLICT, two joins completing one task did this): a unique
+    # violation that is not this message's own receipt.
+    real_complete = onboarding_tasks.complete
+    collided = []
 
-    def stale_get_task(organization_id: int, task: str) -> Any:
-        if not missed:
-            missed.append(True)
-            return None  # as read before the other transaction committed
-        return real_get_task(organization_id, task)
+    def colliding_complete(*args: Any, **kwargs: Any) -> Any:
+        if not collided:
+            collided.append(True)
+            raise IntegrityError("INSERT INTO organization_onboarding_task …", {}, Exception("unique"))
+        return real_complete(*args, **kwargs)
 
-    monkeypatch.setattr(onboarding_tasks, "get_task", stale_get_task)
+    monkeypatch.setattr(onboarding_tasks, "complete", colliding_complete)
 
     assert outbox.deliver(message_id) is False
     db.session.rollback()
