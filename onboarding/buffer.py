@@ -57,6 +57,21 @@ def _key(table: str, filters: dict[str, Any]) -> str:
     return f"buffer:{table}:{json.dumps(filters, sort_keys=True, separators=(',', ':'))}"
 
 
+def pending(model: Any, filters: dict[str, Any]) -> dict[str, int]:
+    """Counts buffered in Redis and not yet flushed for the row matching ``filters`` (``{}`` when Redis is
+    down), so a page can show a counter right after the action instead of after the next flush."""
+    try:
+        raw = get_redis().hgetall(_key(model.__tablename__, filters))
+    except REDIS_DOWN:
+        return {}
+    counts: dict[str, int] = {}
+    for field, value in raw.items():
+        name = field.decode() if isinstance(field, bytes) else str(field)
+        if name.startswith("c:"):
+            counts[name[2:]] = int(value)
+    return counts
+
+
 def incr(
     model: Any, columns: dict[str, int], filters: dict[str, Any], extra: dict[str, Any] | None = None
 ) -> None:

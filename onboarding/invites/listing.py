@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from onboarding import buffer
 from onboarding.accounts.models import User
 from onboarding.extensions import db, utcnow
 from onboarding.invites.addresses import addresses_of
@@ -77,8 +78,23 @@ def pending_invites(org: Organization) -> list[OrganizationMember]:
     )
 
 
-def stats(org: Organization) -> OrganizationInviteStats | None:
-    return db.session.get(OrganizationInviteStats, org.id)
+@dataclass(frozen=True)
+class InviteCounts:
+    invites_sent: int
+    invites_accepted: int
+
+
+def stats(org: Organization) -> InviteCounts | None:
+    """The organization's invite counters as of now: the flushed row plus what the buffer still holds
+    (counted right after the action, not only after the next flush); None before the first invite."""
+    row = db.session.get(OrganizationInviteStats, org.id)
+    waiting = buffer.pending(OrganizationInviteStats, {"organization_id": org.id})
+    if row is None and not waiting:
+        return None
+    return InviteCounts(
+        invites_sent=(row.invites_sent if row else 0) + waiting.get("invites_sent", 0),
+        invites_accepted=(row.invites_accepted if row else 0) + waiting.get("invites_accepted", 0),
+    )
 
 
 def inbox(user: User) -> list[OrganizationMember]:
