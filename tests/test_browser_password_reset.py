@@ -234,8 +234,16 @@ def test_account_page_ends_another_session_with_htmx(server: tuple[str, Path]) -
             rows = page.locator("#sessions tbody tr")
             expect(rows).to_have_count(2)
             firefox = rows.filter(has_text="Firefox on Linux")
+            asked: list[str] = []
+
+            def confirm(dialog) -> None:  # htmx asks first (hx-confirm); without JavaScript a page asks
+                asked.append(dialog.message)
+                dialog.accept()
+
+            page.once("dialog", confirm)
             firefox.locator("button").click()
             expect(rows).to_have_count(1)  # removed in place by htmx
+            assert asked and asked[0].startswith("Sign out ")
             assert page.url == f"{base}/account/settings/"
             expect(rows.first).to_contain_text("this browser")
 

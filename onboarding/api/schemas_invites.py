@@ -104,7 +104,7 @@ register_operation(
     summary="Invite details (spec §1.4)",
     auth=False,
     tags=["invites"],
-    responses={200: ACCEPT_STATE, 400: DETAILS, 401: ERROR},
+    responses={200: ACCEPT_STATE, 400: DETAILS, 401: ERROR, 429: DETAILS},  # 429: too many invalid links
 )
 register_operation(
     "POST",
@@ -113,7 +113,7 @@ register_operation(
     auth=False,
     scopes=["member:write"],  # when a bearer token is the signed-in user
     tags=["invites"],
-    responses={204: None, 400: DETAILS, 401: ERROR, 403: ERROR},
+    responses={204: None, 400: DETAILS, 401: ERROR, 403: ERROR, 429: DETAILS},
 )
 register_operation(
     "GET",
