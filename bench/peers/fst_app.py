@@ -4,6 +4,8 @@ measured against in the same run. Bench-only: ``pip install -r bench/requirement
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ def create() -> Any:
     from flask_sqlalchemy import SQLAlchemy
 
     folder = Path(tempfile.mkdtemp(prefix="fst-peer-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the peer's database goes with the run
     app = Flask("fst_peer")
     app.config.update(
         SECRET_KEY="bench-secret-key-for-the-peer-app",
