@@ -372,3 +372,19 @@ def test_guessing_join_tokens_is_throttled_per_client_before_the_database(client
     refused = client.get(f"/join/{'y' * 43}/")
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert client.get(f"/join/{_token(url)}/", environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code == 200
+
+
+def test_revoking_asks_first_without_javascript(client):
+    _manager(client)
+    _create(client)
+    page = client.get(f"/organizations/{default_org().slug}/invite-links/").get_data(as_text=True)
+    form = re.search(
+        r'<form method="get" action="(/confirm/)"[^>]*id="invite-link-revoke-\d+"[^>]*>(.*?)</form>',
+        page,
+        re.S,
+    )
+    assert form is not None  # the button leads to a confirmation page holding the real form
+    token = re.search(r'name="c" value="([^"]+)"', form.group(2)).group(1)
+    confirm = client.get("/confirm/", query_string={"c": token}).get_data(as_text=True)
+    assert "Revoke this link? Nobody can join through it any more." in confirm
+    assert db.session.scalar(select(InviteLink)).revoked_at is None
